@@ -1,0 +1,58 @@
+"""Intake's wiring: which queue feeds which use case. No logic here."""
+
+from __future__ import annotations
+
+from faststream import AckPolicy
+from faststream.message import StreamMessage
+from faststream.rabbit.annotations import RabbitMessage
+
+from services.intake.handlers import Intake
+from shared import topology
+from shared.clock import Clock
+from shared.runtime import Service, ServiceContext, build_service
+from shared.settings import IntakeSettings
+
+NAME = "intake"
+
+
+async def raw_body(message: StreamMessage[object]) -> bytes:
+    """Hand the handler the undecoded bytes: refusing bad input is intake's own job."""
+    return message.body
+
+
+def create(settings: IntakeSettings | None = None, clock: Clock | None = None) -> Service:
+    """The intake service, ready to start."""
+    settings = settings or IntakeSettings()
+
+    def register(ctx: ServiceContext) -> None:
+        intake = Intake(
+            ctx,
+            verification_deadline=lambda at: ctx.settings.sla.verification_deadline(
+                ctx.calendar, at
+            ),
+            max_message_bytes=settings.max_message_bytes,
+        )
+
+        @ctx.broker.subscriber(
+            topology.subscription(topology.INTAKE_REPORTS),
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=raw_body,
+            no_reply=True,
+            title="intake.reports",
+            description="ReportSubmitted from any channel (lapor.intake, channel.#)",
+        )
+        async def on_report(body: bytes, message: RabbitMessage) -> None:
+            await intake.take_in(body, message.raw_message.routing_key or "", message.message_id)
+
+        @ctx.broker.subscriber(
+            topology.subscription(topology.INTAKE_STATUS_RELAY),
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=raw_body,
+            no_reply=True,
+            title="intake.status-relay",
+            description="Domain events turned into notices on the reporter's channel",
+        )
+        async def on_status(body: bytes) -> None:
+            await intake.relay_status(body)
+
+    return build_service(NAME, settings, register, clock)

@@ -1,0 +1,294 @@
+"""Intake's use cases: take a report in, quarantine what cannot be, tell the reporter."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from pymongo.errors import DuplicateKeyError
+
+from services.intake.notices import notice_for
+from services.intake.reports import ReportRefused, channel_of, parse_report, unknown_fields
+from shared import topology
+from shared.contract import (
+    ComplaintEvent,
+    ComplaintReceived,
+    IntakeRejected,
+    Notification,
+    Reporter,
+    ReportSubmitted,
+    parse_event,
+)
+from shared.lifecycle import Actor, Status
+from shared.outbox import OutboxMessage, pending_fields
+from shared.runtime import ServiceContext
+from shared.tracking import new_tracking_id
+
+log = logging.getLogger("lapor.intake")
+
+Document = dict[str, Any]
+DeadlineRule = Callable[[datetime], datetime]
+
+
+class CaseNotFound(Exception):
+    """An event names a case that is not stored."""
+
+
+def received_message_id(tracking_id: str) -> str:
+    """The ``message_id`` of a case's ``complaint.received`` event (one per case)."""
+    return f"received:{tracking_id}"
+
+
+def notification_id(event_message_id: str) -> str:
+    """The ``message_id`` of the notice for an event: the same however often it is sent."""
+    return f"notify:{event_message_id}"
+
+
+class Intake:
+    """Takes reports in from every channel and keeps reporters informed."""
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        verification_deadline: DeadlineRule,
+        max_message_bytes: int,
+    ) -> None:
+        self._ctx = ctx
+        self._complaints = ctx.store.complaints
+        self._verification_deadline = verification_deadline
+        self._max_bytes = max_message_bytes
+
+    # --- taking a report in ---------------------------------------------------------
+
+    async def take_in(self, raw: bytes, routing_key: str, message_id: str | None) -> str | None:
+        """Store the report in ``raw`` and announce it; its tracking ID, or None if refused."""
+        try:
+            report = parse_report(raw, routing_key, self._max_bytes)
+        except ReportRefused as refused:
+            await self.quarantine(raw, routing_key, message_id, refused)
+            return None
+        await self._ctx.failpoints.reached("intake.before_store")
+        existing = await self._find(report.channel, report.external_id)
+        if existing is not None:
+            return await self._acknowledge_resend(existing)
+        for _ in range(5):
+            tracking_id = new_tracking_id()
+            case, messages = self._new_case(report, raw, tracking_id)
+            try:
+                await self._complaints.insert_one(case)
+            except DuplicateKeyError:
+                existing = await self._find(report.channel, report.external_id)
+                if existing is not None:  # another replica stored the same report first
+                    return await self._acknowledge_resend(existing)
+                continue  # the drawn tracking ID was taken: draw again
+            await self._ctx.failpoints.reached("intake.after_store")
+            await self._ctx.outbox.deliver(tracking_id, messages)
+            log.info(
+                "report taken in",
+                extra={"tracking_id": tracking_id, "channel": report.channel, "kind": report.kind},
+            )
+            if unknown := unknown_fields(report):
+                log.info(
+                    "report carries fields this contract does not know; kept with the case",
+                    extra={"tracking_id": tracking_id, "fields": unknown},
+                )
+            return tracking_id
+        raise RuntimeError("no free tracking ID after 5 draws")
+
+    async def _find(self, channel: str, external_id: str) -> Document | None:
+        return await self._complaints.find_one(
+            {"channel": channel, "external_id": external_id},
+            {"_id": 1, "channel": 1, "external_id": 1, "reporter": 1, "deadlines": 1},
+        )
+
+    def _new_case(
+        self, report: ReportSubmitted, raw: bytes, tracking_id: str
+    ) -> tuple[Document, list[OutboxMessage]]:
+        now = self._ctx.clock.now()
+        deadline = self._verification_deadline(now)
+        protector = self._ctx.protector
+        reporter = report.reporter or Reporter()
+        fingerprints = sorted(
+            {
+                protector.fingerprint(kind, value)
+                for kind, value in (
+                    ("phone", reporter.phone),
+                    ("email", reporter.email),
+                    ("handle", f"{report.channel}:{reporter.handle}" if reporter.handle else None),
+                )
+                if value
+            }
+        )
+        location = report.location.model_dump(exclude_none=True) if report.location else None
+        received = ComplaintReceived(
+            message_id=received_message_id(tracking_id),
+            tracking_id=tracking_id,
+            occurred_at=now,
+            status=Status.RECEIVED,
+            channel=report.channel,
+            kind=report.kind,
+            anonymous=report.anonymous,
+            confidential=report.confidential,
+            category_hint=report.category,
+            agency_hint=report.agency,
+            region_code=location.get("region_code") if location else None,
+            verification_deadline=deadline,
+        )
+        case: Document = {
+            "_id": tracking_id,
+            "tracking_id": tracking_id,
+            "contract_version": 1,
+            "channel": report.channel,
+            "external_id": report.external_id,
+            "kind": str(report.kind),
+            "title": report.title,
+            "description": report.description,
+            "category_hint": report.category,
+            "agency_hint": report.agency,
+            "location": location,
+            "attachments": [a.model_dump(exclude_none=True) for a in report.attachments],
+            "anonymous": report.anonymous,
+            "confidential": report.confidential,
+            # Identity is only ever stored sealed, for every report; see shared.pii.
+            "reporter": {
+                "sealed": protector.seal_model(reporter, tracking_id),
+                "fingerprints": fingerprints,
+                "has_contact": bool(reporter.phone or reporter.email or reporter.handle),
+            },
+            "raw_sealed": protector.seal(raw, tracking_id),
+            "unknown_fields": unknown_fields(report),
+            "status": str(Status.RECEIVED),
+            "submitted_at": report.submitted_at or now,
+            "received_at": now,
+            "updated_at": now,
+            "deadlines": {"verification": deadline},
+            "timeline": [
+                {
+                    "at": now,
+                    "step": "receive",
+                    "actor": str(Actor.REPORTER),
+                    "to": str(Status.RECEIVED),
+                    "note": f"diterima melalui kanal {report.channel}",
+                }
+            ],
+        }
+        messages = [OutboxMessage.of(topology.EVENTS, "complaint.received", received)]
+        case |= pending_fields(messages, now, self._ctx.grace)
+        return case, messages
+
+    async def _acknowledge_resend(self, case: Document) -> str:
+        """Tell the channel the tracking ID again; nothing new is created."""
+        tracking_id: str = case["_id"]
+        deadline = case["deadlines"]["verification"]
+        received = ComplaintReceived(
+            message_id=received_message_id(tracking_id),
+            tracking_id=tracking_id,
+            occurred_at=self._ctx.clock.now(),
+            status=Status.RECEIVED,
+            channel=case["channel"],
+            kind="pengaduan",  # type: ignore[arg-type]  # only the notice's wording uses it
+            anonymous=False,
+            confidential=False,
+            verification_deadline=deadline,
+        )
+        await self._notify(received, case)
+        log.info("report resent; same tracking ID", extra={"tracking_id": tracking_id})
+        return tracking_id
+
+    # --- quarantine -----------------------------------------------------------------
+
+    async def quarantine(
+        self, raw: bytes, routing_key: str, message_id: str | None, refused: ReportRefused
+    ) -> str:
+        """Keep a refused message, sealed, with its reason, and announce it."""
+        # Content-addressed: a redelivered or resent identical message is one record.
+        quarantine_id = "q-" + hashlib.sha256(routing_key.encode() + b"\0" + raw).hexdigest()[:32]
+        now = self._ctx.clock.now()
+        problems = [p.model_dump() for p in refused.problems]
+        await self._ctx.store.quarantine.update_one(
+            {"_id": quarantine_id},
+            {
+                "$setOnInsert": {
+                    "quarantined_at": now,
+                    "routing_key": routing_key,
+                    "channel": refused.channel or channel_of(routing_key),
+                    "external_id": refused.external_id,
+                    "message_id": message_id,
+                    "reason": refused.reason,
+                    "problems": problems,
+                    "size": len(raw),
+                    # Raw input may hold identity: sealed like every identity field.
+                    "raw_sealed": self._ctx.protector.seal(raw, quarantine_id),
+                },
+                "$set": {"last_seen_at": now},
+                "$inc": {"deliveries": 1},
+            },
+            upsert=True,
+        )
+        rejected = IntakeRejected(
+            message_id=f"rejected:{quarantine_id}",
+            quarantine_id=quarantine_id,
+            occurred_at=now,
+            routing_key=routing_key,
+            channel=refused.channel or channel_of(routing_key),
+            external_id=refused.external_id,
+            reason=refused.reason,
+            problems=refused.problems,
+        )
+        await self._ctx.outbox.deliver(
+            None, [OutboxMessage.of(topology.EVENTS, "intake.rejected", rejected)]
+        )
+        log.warning(
+            "report quarantined",
+            extra={
+                "quarantine_id": quarantine_id,
+                "routing_key": routing_key,
+                "reason": refused.reason,
+                "fields": [p.field for p in refused.problems],
+            },
+        )
+        return quarantine_id
+
+    # --- telling the reporter -------------------------------------------------------
+
+    async def relay_status(self, raw: bytes) -> None:
+        """Send the reporter the notice for a status event, if it is one they may see."""
+        try:
+            event = parse_event(raw)
+        except ValidationError as exc:
+            # A newer service may publish events this version does not know: not ours.
+            log.info("event not relayed: unknown shape", extra={"errors": exc.error_count()})
+            return
+        if notice_for(event) is None:
+            return
+        case = await self._complaints.find_one(
+            {"_id": event.tracking_id}, {"channel": 1, "external_id": 1, "reporter": 1}
+        )
+        if case is None:
+            raise CaseNotFound(event.tracking_id)
+        await self._notify(event, case)
+
+    async def _notify(self, event: ComplaintEvent, case: Document) -> None:
+        text = notice_for(event, self._ctx.settings.timezone)
+        if text is None:
+            return
+        identity = self._ctx.protector.open_json(case["reporter"]["sealed"], case["_id"])
+        notification = Notification(
+            message_id=notification_id(event.message_id),
+            tracking_id=event.tracking_id,
+            channel=case["channel"],
+            recipient=Reporter.model_validate(identity),
+            in_reply_to=case["external_id"],
+            event=event.event,
+            status=event.status,
+            text=text,
+            occurred_at=event.occurred_at,
+        )
+        await self._ctx.outbox.deliver(
+            None,
+            [OutboxMessage.of(topology.OUTBOUND, f"channel.{case['channel']}", notification)],
+        )

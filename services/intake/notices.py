@@ -1,0 +1,111 @@
+"""What the reporter is told about their case, in Bahasa Indonesia — pure, no IO.
+
+Only events a reporter may see produce a notice; internal steps (admin review, manual
+routing, reminders and escalations inside the government) produce none. A duplicate's
+original case is never named: its tracking ID belongs to another reporter.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from shared.contract import (
+    ComplaintArchived,
+    ComplaintClosed,
+    ComplaintDeferred,
+    ComplaintDispatched,
+    ComplaintEvent,
+    ComplaintFollowedUp,
+    ComplaintForwarded,
+    ComplaintInformationAdded,
+    ComplaintRated,
+    ComplaintReceived,
+    ComplaintReopened,
+    ComplaintResolved,
+    ComplaintVerified,
+)
+from shared.lifecycle import ArchiveReason
+
+_MONTHS = (
+    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
+    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
+)  # fmt: skip
+
+_ARCHIVE_TEXT = {
+    ArchiveReason.WRONG_FORMAT: "formatnya tidak sesuai ketentuan",
+    ArchiveReason.TOO_GENERAL: "isinya terlalu umum untuk ditindaklanjuti",
+    ArchiveReason.NOT_GOVERNMENT: "isinya tidak berkaitan dengan kinerja pemerintah",
+    ArchiveReason.PRIVATE_SECTOR: (
+        "menyangkut layanan perusahaan swasta, yang berada di luar cakupan LAPOR!. "
+        "Silakan sampaikan keluhan Anda langsung kepada perusahaan tersebut atau kepada "
+        "lembaga perlindungan konsumen"
+    ),
+    ArchiveReason.DUPLICATE: (
+        "sama dengan laporan lain yang sedang ditangani, sehingga digabungkan dengan "
+        "laporan tersebut"
+    ),
+    ArchiveReason.ABUSIVE: "memuat kata-kata yang tidak pantas atau bukan laporan",
+}
+
+
+def tanggal(moment: datetime, tz: str = "Asia/Jakarta") -> str:
+    """A date as Indonesians write it, e.g. ``27 Maret 2026``."""
+    local = moment.astimezone(ZoneInfo(tz))
+    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
+
+
+def notice_for(event: ComplaintEvent, tz: str = "Asia/Jakarta") -> str | None:  # noqa: PLR0911
+    """The text the reporter receives for ``event``, or None if it is internal."""
+    tid = event.tracking_id
+    extra = f" {event.reporter_message}" if event.reporter_message else ""
+    match event:
+        case ComplaintReceived():
+            return (
+                f"Laporan Anda telah kami terima dengan nomor pelacakan {tid}. Simpan nomor "
+                f"ini untuk memantau perkembangannya. Laporan akan diverifikasi paling lambat "
+                f"{tanggal(event.verification_deadline, tz)}."
+            )
+        case ComplaintVerified():
+            return (
+                f"Laporan {tid} telah diverifikasi dan akan diteruskan kepada instansi yang "
+                "berwenang."
+            )
+        case ComplaintDeferred():
+            return (
+                f"Laporan {tid} memerlukan informasi tambahan.{extra} Balas pesan ini untuk "
+                "melengkapinya."
+            )
+        case ComplaintArchived():
+            return f"Laporan {tid} tidak dapat kami proses lebih lanjut karena {_ARCHIVE_TEXT[event.reason]}.{extra}"
+        case ComplaintDispatched():
+            return (
+                f"Laporan {tid} telah diteruskan kepada {event.agency_name} untuk "
+                f"ditindaklanjuti paling lambat {tanggal(event.follow_up_deadline, tz)}."
+            )
+        case ComplaintForwarded():
+            return f"Laporan {tid} sedang dialihkan kepada instansi yang berwenang."
+        case ComplaintFollowedUp() if event.acknowledged_only:
+            return f"Laporan {tid} telah diterima oleh instansi terkait dan sedang ditindaklanjuti."
+        case ComplaintFollowedUp():
+            return f"Tindak lanjut laporan {tid}:{extra}"
+        case ComplaintResolved():
+            return (
+                f"Laporan {tid} telah selesai ditindaklanjuti:{extra}\nBalas TERIMA jika Anda "
+                "puas, BUKA jika belum, atau beri nilai 1 sampai 5. Tanpa balasan, laporan "
+                f"ditutup otomatis pada {tanggal(event.auto_close_at, tz)}."
+            )
+        case ComplaintReopened():
+            return f"Laporan {tid} dibuka kembali dan diteruskan lagi kepada instansi terkait."
+        case ComplaintInformationAdded():
+            return f"Informasi tambahan untuk laporan {tid} telah kami terima."
+        case ComplaintRated():
+            return f"Terima kasih atas penilaian Anda ({event.rating}/5) untuk laporan {tid}."
+        case ComplaintClosed() if event.reason == "accepted":
+            return f"Laporan {tid} telah ditutup. Terima kasih atas partisipasi Anda."
+        case ComplaintClosed():
+            return (
+                f"Laporan {tid} ditutup otomatis karena tidak ada tanggapan dari Anda setelah "
+                "jawaban akhir. Terima kasih atas partisipasi Anda."
+            )
+    return None

@@ -1,0 +1,171 @@
+"""What every service process has: broker, store, clock, identity protector, outbox.
+
+One composition root per service (its ``app.py``) calls :func:`build_service` with a
+function that registers its subscribers; this module owns start-up and shutdown order:
+indexes and topology first, then consuming; on SIGTERM, consuming stops, the message in
+hand finishes, then the outbox relay and the database close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from faststream import FastStream
+from faststream.rabbit import RabbitBroker
+from faststream.rabbit.schemas import Channel
+
+from shared import topology
+from shared.calendar import WorkingCalendar
+from shared.clock import Clock, SystemClock
+from shared.failpoints import Failpoints
+from shared.logs import configure_logging
+from shared.outbox import Outbox, OutboxMessage
+from shared.pii import IdentityProtector
+from shared.settings import LaporSettings
+from shared.storage import Store
+
+log = logging.getLogger("lapor.runtime")
+
+
+class BrokerPublisher:
+    """Publishes persistent JSON messages and waits for the broker's confirm."""
+
+    def __init__(self, broker: RabbitBroker) -> None:
+        self._broker = broker
+
+    async def publish(self, message: OutboxMessage) -> None:
+        """Publish one message (raises if the broker does not confirm it)."""
+        await self._broker.publish(
+            message.payload(),
+            exchange=topology.exchange(message.exchange),
+            routing_key=message.routing_key,
+            message_id=message.message_id,
+            persist=True,
+            content_type="application/json",
+            mandatory=False,
+        )
+
+
+@dataclass
+class ServiceContext:
+    """The dependencies a service's handlers use."""
+
+    name: str
+    settings: LaporSettings
+    broker: RabbitBroker
+    store: Store
+    clock: Clock
+    protector: IdentityProtector
+    outbox: Outbox
+    failpoints: Failpoints
+    calendar: WorkingCalendar
+    background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
+    extra_queues: list[topology.QueueSpec] = field(default_factory=list)
+
+    @property
+    def grace(self) -> timedelta:
+        """How long a pending outbox entry waits before the relay takes it."""
+        return timedelta(seconds=self.settings.outbox_grace_seconds)
+
+
+@dataclass
+class Service:
+    """A runnable service: its FastStream app and its context."""
+
+    app: FastStream
+    context: ServiceContext
+
+    async def __aenter__(self) -> Service:
+        await self.app.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.app.stop()
+
+
+def build_service(
+    name: str,
+    settings: LaporSettings,
+    register: Callable[[ServiceContext], None],
+    clock: Clock | None = None,
+) -> Service:
+    """Wire one service: ``register`` adds its subscribers and background loops."""
+    broker = RabbitBroker(
+        settings.amqp_url.get_secret_value(),
+        default_channel=Channel(prefetch_count=settings.prefetch, publisher_confirms=True),
+        graceful_timeout=30.0,
+        app_id=f"lapor-{name}",
+        logger=logging.getLogger(f"lapor.{name}.broker"),
+        log_level=logging.DEBUG,
+    )
+    clock = clock or SystemClock()
+    store = Store.from_settings(settings, app_name=f"lapor-{name}")
+    outbox = Outbox(
+        store.complaints,
+        BrokerPublisher(broker),
+        clock,
+        grace=timedelta(seconds=settings.outbox_grace_seconds),
+    )
+    context = ServiceContext(
+        name=name,
+        settings=settings,
+        broker=broker,
+        store=store,
+        clock=clock,
+        protector=IdentityProtector(settings.pii_key_bytes()),
+        outbox=outbox,
+        failpoints=Failpoints(settings.failpoints),
+        calendar=settings.working_calendar(),
+    )
+    context.background.append(
+        lambda stop: outbox.run(stop, settings.outbox_scan_seconds)
+    )
+    register(context)
+
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+
+    async def prepare() -> None:
+        await store.ensure_indexes()
+        await topology.declare_at(
+            settings.amqp_url.get_secret_value(), settings.delivery_limit, *context.extra_queues
+        )
+
+    async def start_background() -> None:
+        stop.clear()
+        tasks.extend(asyncio.create_task(loop(stop)) for loop in context.background)
+        log.info("service started", extra={"service": name})
+
+    async def stop_background() -> None:
+        stop.set()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=30)
+        tasks.clear()
+
+    async def close_store() -> None:
+        await store.close()
+        log.info("service stopped", extra={"service": name})
+
+    app = FastStream(
+        broker,
+        logger=logging.getLogger(f"lapor.{name}"),
+        on_startup=[prepare],
+        after_startup=[start_background],
+        on_shutdown=[stop_background],
+        after_shutdown=[close_store],
+    )
+    return Service(app, context)
+
+
+def run(name: str, create: Callable[[], Service]) -> None:
+    """Run a service until SIGINT or SIGTERM (the ``python -m services.X`` entry)."""
+    settings = LaporSettings()
+    configure_logging(name, settings.log_level)
+    service = create()
+    asyncio.run(service.app.run())

@@ -1,0 +1,144 @@
+"""Test session wiring: servers chosen once (printed in the header), a namespace each run."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aio_pika
+import pytest
+from pymongo import AsyncMongoClient
+
+from shared import topology
+from shared.pii import IdentityProtector
+from shared.settings import IntakeSettings
+from shared.storage import Store
+from tests import servers as server_selection
+
+_servers: server_selection.Servers | None = None
+_selection_error: str | None = None
+_db_counter = itertools.count(1)
+PII_KEY = base64.b64encode(os.urandom(32)).decode()
+
+
+def _needs_servers(config: pytest.Config) -> bool:
+    args = " ".join(str(a) for a in config.args)
+    return "unit" not in args or "integration" in args or "e2e" in args
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _servers, _selection_error  # noqa: PLW0603 - one selection per session
+    if not _needs_servers(config):
+        return
+    try:
+        _servers = server_selection.select()
+    except Exception as exc:  # reported in the header and by every test that needs a server
+        _selection_error = f"{type(exc).__name__}: {exc}"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _servers is not None:
+        _servers.cleanups.close()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if _servers is not None:
+        return _servers.header()
+    if _selection_error is not None:
+        return [f"lapor servers: UNAVAILABLE — {_selection_error}"]
+    return ["lapor servers: none needed (unit tests only)"]
+
+
+@pytest.fixture(scope="session")
+def servers() -> server_selection.Servers:
+    """The session's RabbitMQ and MongoDB; a clear failure if there are none."""
+    if _servers is None:
+        pytest.fail(f"no test servers: {_selection_error or 'selection did not run'}")
+    return _servers
+
+
+@pytest.fixture
+def db_name(servers: server_selection.Servers) -> str:
+    """A fresh database name for one test."""
+    return f"{servers.namespace.replace('-', '_')}_{next(_db_counter)}"
+
+
+@pytest.fixture
+def settings(servers: server_selection.Servers, db_name: str) -> IntakeSettings:
+    """Settings pointing at the session's servers and this test's database."""
+    return make_settings(servers, db_name)
+
+
+def make_settings(
+    servers: server_selection.Servers, db_name: str, **overrides: Any
+) -> IntakeSettings:
+    """Settings for a service under test (short outbox grace so relays act quickly)."""
+    values: dict[str, Any] = {
+        "amqp_url": servers.amqp_url,
+        "mongo_url": servers.mongo_url,
+        "mongo_db": db_name,
+        "pii_key": PII_KEY,
+        "outbox_grace_seconds": 1.0,
+        "outbox_scan_seconds": 0.2,
+        "delivery_limit": 3,
+    }
+    return IntakeSettings(**(values | overrides))
+
+
+def service_env(settings: IntakeSettings, **extra: str) -> dict[str, str]:
+    """The environment a service subprocess needs to use the same servers and data."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAPOR_")}
+    env |= {
+        "LAPOR_AMQP_URL": settings.amqp_url.get_secret_value(),
+        "LAPOR_MONGO_URL": settings.mongo_url.get_secret_value(),
+        "LAPOR_MONGO_DB": settings.mongo_db,
+        "LAPOR_PII_KEY": PII_KEY,
+        "LAPOR_OUTBOX_GRACE_SECONDS": str(settings.outbox_grace_seconds),
+        "LAPOR_OUTBOX_SCAN_SECONDS": str(settings.outbox_scan_seconds),
+        "LAPOR_DELIVERY_LIMIT": str(settings.delivery_limit),
+    }
+    return env | extra
+
+
+@pytest.fixture
+def protector() -> IdentityProtector:
+    """The identity protector with the tests' key."""
+    return IdentityProtector(base64.b64decode(PII_KEY))
+
+
+@pytest.fixture
+async def amqp(servers: server_selection.Servers) -> AsyncIterator[aio_pika.abc.AbstractConnection]:
+    """A plain aio-pika connection, as an outside system has; the topology is declared
+    and every service queue is empty when the test starts."""
+    connection = await aio_pika.connect_robust(servers.amqp_url)
+    channel = await connection.channel()
+    await topology.declare(channel, delivery_limit=3)
+    for spec in topology.QUEUES:
+        await (await channel.get_queue(spec.name)).purge()
+    await channel.close()
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def store(settings: IntakeSettings) -> AsyncIterator[Store]:
+    """The test's database, through the real async driver."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_url.get_secret_value(), tz_aware=True
+    )
+    the_store = Store(client, settings.mongo_db)
+    yield the_store
+    await client.drop_database(settings.mongo_db)
+    await client.close()
+
+
+@pytest.fixture(autouse=True)
+def _mark_needs_marker(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test says what kind it is: unit, integration or e2e."""
+    kinds = {"unit", "integration", "e2e"} & {m.name for m in request.node.iter_markers()}
+    if not kinds:
+        pytest.fail("test has no unit / integration / e2e marker")
+    yield

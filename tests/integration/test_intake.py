@@ -1,0 +1,331 @@
+"""Intake against a real RabbitMQ and the MongoDB server: every report in, none lost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aio_pika
+import bson
+import pytest
+
+from services.intake import app as intake_app
+from shared import topology
+from shared.pii import IdentityProtector
+from shared.settings import IntakeSettings
+from shared.storage import Store
+from shared.tracking import is_tracking_id
+from tests.conftest import make_settings, service_env
+from tests.servers import Servers
+from tests.support import Listener, eventually, publish
+
+pytestmark = pytest.mark.integration
+
+
+def report(external_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A plausible report from a Telegram bot, a channel LAPOR has never heard of."""
+    body: dict[str, Any] = {
+        "channel": "telegram",
+        "external_id": external_id or f"tg-{uuid.uuid4().hex[:12]}",
+        "submitted_at": "2026-11-27T08:15:00+07:00",
+        "title": "Jalan berlubang di Jl. Kolonel Atmo",
+        "description": "Jalan berlubang besar di depan pasar, sudah dua minggu "
+        "membahayakan pengendara motor.",
+        "reporter": {"name": "Siti Aminah", "phone": "0812-7788-9900", "handle": "tg:5501234"},
+        "location": {"address": "Jl. Kolonel Atmo, Palembang", "region_code": "16.71"},
+        "category": "jalan",
+        "telegram_chat_type": "private",
+    }
+    return body | fields
+
+
+@pytest.fixture
+async def intake(settings: IntakeSettings, amqp: Any) -> AsyncIterator[None]:
+    async with intake_app.create(settings):
+        yield
+
+
+async def test_a_channel_lapor_never_heard_of_is_taken_in_stored_and_acknowledged(
+    amqp: aio_pika.abc.AbstractConnection, intake: None, store: Store, protector: IdentityProtector
+) -> None:
+    async with (
+        Listener(amqp, topology.EVENTS, "complaint.received") as events,
+        Listener(amqp, topology.OUTBOUND, "channel.telegram") as outbound,
+    ):
+        sent = report()
+        await publish(amqp, "lapor.intake", "channel.telegram", sent, message_id="m-1")
+
+        [received] = await events.wait_for(lambda b: len(b) >= 1)
+        tracking_id = received["tracking_id"]
+        assert is_tracking_id(tracking_id)
+        assert received["status"] == "received"
+        assert received["channel"] == "telegram"
+
+        [notice] = await outbound.wait_for(lambda b: len(b) >= 1)
+        assert notice["tracking_id"] == tracking_id
+        assert tracking_id in notice["text"]
+        assert notice["text"].startswith("Laporan Anda telah kami terima")
+        assert notice["recipient"]["handle"] == "tg:5501234"
+        assert notice["recipient"]["phone"] == "+6281277889900"
+        assert notice["in_reply_to"] == sent["external_id"]
+
+    case = await store.complaints.find_one({"_id": tracking_id})
+    assert case is not None
+    assert case["status"] == "received"
+    assert case["description"].startswith("Jalan berlubang besar")
+    assert case["deadlines"]["verification"] > case["received_at"]
+    assert case["unknown_fields"] == ["telegram_chat_type"]
+    assert "outbox" not in case or case["outbox"] == []
+    raw = protector.open(case["raw_sealed"], tracking_id)
+    assert json.loads(raw) == sent  # the raw message is kept with the case
+
+
+async def test_a_resend_returns_the_same_tracking_id_and_creates_nothing(
+    amqp: aio_pika.abc.AbstractConnection, intake: None, store: Store
+) -> None:
+    sent = report("tg-resend-1")
+    async with (
+        Listener(amqp, topology.EVENTS, "complaint.received") as events,
+        Listener(amqp, topology.OUTBOUND, "channel.telegram") as outbound,
+    ):
+        await publish(amqp, "lapor.intake", "channel.telegram", sent)
+        [first] = await outbound.wait_for(lambda b: len(b) == 1)
+        await publish(amqp, "lapor.intake", "channel.telegram", sent | {"title": "kirim ulang"})
+        notices = await outbound.wait_for(lambda b: len(b) == 2)
+        assert notices[1]["tracking_id"] == first["tracking_id"]
+        assert notices[1]["message_id"] == first["message_id"]
+        assert len(await events.quiet(1.0)) == 1
+    assert await store.complaints.count_documents({}) == 1
+
+
+BAD_INPUTS = [
+    pytest.param(b"{not json", "bad_json", "(message)", id="bad-json"),
+    pytest.param(b"[1, 2, 3]", "not_an_object", "(message)", id="not-an-object"),
+    pytest.param(
+        json.dumps(report(anonymous="maybe", attachments="none")).encode(),
+        "invalid_fields",
+        "anonymous",
+        id="wrong-types",
+    ),
+    pytest.param(
+        json.dumps({k: v for k, v in report().items() if k != "description"}).encode(),
+        "invalid_fields",
+        "description",
+        id="missing-description",
+    ),
+    pytest.param(
+        json.dumps(report(description="   ...  ")).encode(),
+        "invalid_fields",
+        "description",
+        id="empty-description",
+    ),
+    pytest.param(
+        json.dumps(report(description="x" * 5001)).encode(),
+        "invalid_fields",
+        "description",
+        id="description-too-long",
+    ),
+    pytest.param(
+        json.dumps(report(description="a" * 300_000)).encode(),
+        "oversize",
+        "(message)",
+        id="oversize-message",
+    ),
+    pytest.param(
+        json.dumps(report(kind="keluhan")).encode(), "invalid_fields", "kind", id="unknown-kind"
+    ),
+    pytest.param(
+        json.dumps(report(channel="whatsapp")).encode(),
+        "channel_mismatch",
+        "channel",
+        id="channel-mismatch",
+    ),
+    pytest.param(
+        json.dumps(report(reporter={"phone": "12"})).encode(),
+        "invalid_fields",
+        "reporter.phone",
+        id="bad-phone",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "reason", "field"), BAD_INPUTS)
+async def test_bad_input_is_quarantined_with_its_reason_never_dropped(
+    amqp: aio_pika.abc.AbstractConnection,
+    intake: None,
+    store: Store,
+    protector: IdentityProtector,
+    raw: bytes,
+    reason: str,
+    field: str,
+) -> None:
+    async with Listener(amqp, topology.EVENTS, "intake.rejected") as rejected:
+        await publish(amqp, "lapor.intake", "channel.telegram", raw)
+        [announced] = await rejected.wait_for(lambda b: len(b) >= 1)
+    assert announced["reason"] == reason
+    assert field in [p["field"] for p in announced["problems"]]
+    kept = await store.quarantine.find_one({"_id": announced["quarantine_id"]})
+    assert kept is not None
+    assert kept["reason"] == reason
+    assert kept["routing_key"] == "channel.telegram"
+    assert protector.open(kept["raw_sealed"], kept["_id"]) == raw  # the raw bytes, kept
+    assert await store.complaints.count_documents({}) == 0
+
+
+async def test_a_poison_message_ends_in_the_dead_letter_queue_after_the_delivery_limit(
+    amqp: aio_pika.abc.AbstractConnection, servers: Servers, db_name: str
+) -> None:
+    # The handler fails on every delivery, as a message that breaks a bug would.
+    settings = make_settings(servers, db_name, failpoints="intake.before_store=raise")
+    async with intake_app.create(settings):
+        await publish(amqp, "lapor.intake", "channel.telegram", report("poison-1"), "poison-1")
+        channel = await amqp.channel()
+        dead_letters = await channel.get_queue(topology.DEAD_LETTERS)
+
+        async def dead_letter() -> aio_pika.abc.AbstractIncomingMessage | None:
+            return await dead_letters.get(no_ack=True, fail=False)
+
+        message = await eventually(dead_letter, timeout=30)
+    assert json.loads(message.body)["external_id"] == "poison-1"
+    assert message.routing_key == "channel.telegram"  # original key kept
+    death = message.headers["x-death"][0]  # type: ignore[index]
+    assert death["queue"] == "intake.reports"
+    assert death["reason"] == "delivery_limit"
+    queue = await channel.get_queue("intake.reports")
+    assert queue.declaration_result.message_count == 0
+    await channel.close()
+
+
+async def test_an_anonymous_report_is_stored_with_no_readable_identity(
+    amqp: aio_pika.abc.AbstractConnection, intake: None, store: Store, protector: IdentityProtector
+) -> None:
+    identity = {
+        "name": "Budi Santoso",
+        "phone": "+62 813-6000-1234",
+        "email": "budi.santoso@example.id",
+        "handle": "tg:987654321",
+    }
+    async with Listener(amqp, topology.EVENTS, "complaint.received") as events:
+        await publish(
+            amqp,
+            "lapor.intake",
+            "channel.telegram",
+            report(anonymous=True, confidential=True, reporter=identity),
+        )
+        [received] = await events.wait_for(lambda b: len(b) >= 1)
+    tracking_id = received["tracking_id"]
+    assert received["anonymous"] is True
+
+    raw_document = await store.complaints.find_one({"_id": tracking_id})
+    assert raw_document is not None
+    stored = bson.encode(raw_document)
+    for secret in ["Budi", "Santoso", "budi.santoso", "6000", "1234", "987654321", "+6281360001234"]:
+        assert secret.encode() not in stored, secret
+    # Sealed, not lost: the reply path can still reach the reporter.
+    opened = protector.open_json(raw_document["reporter"]["sealed"], tracking_id)
+    assert opened["phone"] == "+6281360001234"
+    assert opened["handle"] == "tg:987654321"
+    assert protector.fingerprint("phone", "+6281360001234") in raw_document["reporter"][
+        "fingerprints"
+    ]
+
+
+async def test_two_replicas_store_a_thousand_distinct_reports_exactly_once(
+    amqp: aio_pika.abc.AbstractConnection, settings: IntakeSettings, store: Store
+) -> None:
+    total = 1000
+    async with (
+        Listener(amqp, topology.EVENTS, "complaint.received") as events,
+        intake_app.create(settings),
+        intake_app.create(settings),
+    ):
+        channel = await amqp.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(topology.INTAKE)
+        for n in range(total):
+            body = json.dumps(report(f"bulk-{n:04d}", description=f"Laporan nomor {n}")).encode()
+            await exchange.publish(
+                aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                routing_key="channel.telegram",
+            )
+        await channel.close()
+        bodies = await events.wait_for(lambda b: len(b) >= total, timeout=240)
+        bodies = await events.quiet(2.0)
+    assert len(bodies) == total
+    assert len({b["tracking_id"] for b in bodies}) == total
+    assert await store.complaints.count_documents({}) == total
+    external_ids = await store.complaints.distinct("external_id")
+    assert sorted(external_ids) == [f"bulk-{n:04d}" for n in range(total)]
+
+
+def _start_intake(settings: IntakeSettings, **env: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.intake"],
+        env=service_env(settings, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+async def _wait_exit(process: subprocess.Popen[bytes], timeout: float = 60) -> int:
+    for _ in range(int(timeout * 10)):
+        if process.poll() is not None:
+            return process.returncode
+        await asyncio.sleep(0.1)
+    process.kill()
+    raise AssertionError("the service process did not exit")
+
+
+@pytest.mark.slow
+async def test_a_crash_between_store_and_publish_loses_no_event(
+    amqp: aio_pika.abc.AbstractConnection, settings: IntakeSettings, store: Store
+) -> None:
+    async with Listener(amqp, topology.EVENTS, "complaint.received") as events:
+        crashing = _start_intake(settings, LAPOR_FAILPOINTS="intake.after_store=exit")
+        await publish(amqp, "lapor.intake", "channel.telegram", report("crash-1"), "crash-1")
+        assert await _wait_exit(crashing) == 137  # died right after storing
+
+        stored = await store.complaints.find_one({"external_id": "crash-1"})
+        assert stored is not None, "the report was stored before the crash"
+        assert len(stored["outbox"]) == 1, "its event is pending in the outbox"
+        assert events.bodies() == [], "and was not published"
+
+        restarted = _start_intake(settings)
+        try:
+            await events.wait_for(lambda b: len(b) >= 1, timeout=60)
+            bodies = await events.quiet(3.0)  # the redelivered report must not add one
+        finally:
+            restarted.send_signal(signal.SIGTERM)
+            assert await _wait_exit(restarted) == 0
+    assert [b["tracking_id"] for b in bodies] == [stored["_id"]]
+    assert len({b["message_id"] for b in bodies}) == 1
+    after = await store.complaints.find_one({"_id": stored["_id"]})
+    assert after is not None and after.get("outbox", []) == []
+    assert await store.complaints.count_documents({}) == 1
+
+
+@pytest.mark.slow
+async def test_sigterm_finishes_the_message_in_hand_then_exits(
+    amqp: aio_pika.abc.AbstractConnection, settings: IntakeSettings, store: Store
+) -> None:
+    async with Listener(amqp, topology.EVENTS, "complaint.received") as events:
+        service = _start_intake(settings, LAPOR_FAILPOINTS="intake.after_store=pause")
+        await publish(amqp, "lapor.intake", "channel.telegram", report("term-1"))
+        await eventually(lambda: store.complaints.find_one({"external_id": "term-1"}), 60)
+        service.send_signal(signal.SIGTERM)  # while the report is in hand (paused)
+        assert await _wait_exit(service) == 0
+        stderr = service.stderr.read().decode() if service.stderr else ""
+        assert events.bodies(), f"event published before exit; stderr: {stderr[-2000:]}"
+    channel = await amqp.channel()
+    queue = await channel.declare_queue(
+        "intake.reports",
+        durable=True,
+        passive=True,
+    )
+    assert queue.declaration_result.message_count == 0  # acked, not left for redelivery
+    await channel.close()

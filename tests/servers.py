@@ -1,0 +1,120 @@
+"""Which RabbitMQ and MongoDB the tests use, chosen once per test session (ARCHITECTURE §7).
+
+1. An explicit ``LAPOR_TEST_AMQP_URL`` / ``LAPOR_TEST_MONGO_URL`` wins.
+2. Else testcontainers, when a Docker engine answers.
+3. Else RabbitMQ on localhost (a fresh vhost for this session, made with rabbitmqctl)
+   and LAPOR's MongoDB stand-in server, started once for the session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+class ServerUnavailable(RuntimeError):
+    """A server the tests need cannot be had."""
+
+
+@dataclass
+class Servers:
+    """The chosen servers and how they were chosen."""
+
+    amqp_url: str
+    mongo_url: str
+    amqp_source: str
+    mongo_source: str
+    namespace: str
+    cleanups: ExitStack = field(default_factory=ExitStack)
+
+    def header(self) -> list[str]:
+        """Lines for the pytest header."""
+        return [
+            f"lapor servers: RabbitMQ = {self.amqp_source}; MongoDB = {self.mongo_source}",
+            f"lapor namespace: {self.namespace}",
+        ]
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+    except Exception:
+        return False
+    return True
+
+
+def _rabbitmqctl(*args: str) -> None:
+    result = subprocess.run(
+        ["rabbitmqctl", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    if result.returncode != 0:
+        raise ServerUnavailable(f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip()}")
+
+
+def _local_vhost(namespace: str, stack: ExitStack) -> str:
+    if shutil.which("rabbitmqctl") is None:
+        raise ServerUnavailable(
+            "no LAPOR_TEST_AMQP_URL, no Docker engine, and no rabbitmqctl to make a test vhost "
+            "on the local RabbitMQ: start RabbitMQ (`rabbitmq-server -detached`) or set "
+            "LAPOR_TEST_AMQP_URL"
+        )
+    _rabbitmqctl("add_vhost", namespace)
+    stack.callback(_rabbitmqctl, "delete_vhost", namespace)
+    _rabbitmqctl("set_permissions", "-p", namespace, "guest", ".*", ".*", ".*")
+    return f"{LOCAL_AMQP}{quote(namespace, safe='')}"
+
+
+def select() -> Servers:
+    """Choose the servers for this test session (and start what must be started)."""
+    namespace = f"lapor-test-{uuid.uuid4().hex[:8]}"
+    stack = ExitStack()
+    docker_ok: bool | None = None
+
+    def docker() -> bool:
+        nonlocal docker_ok
+        if docker_ok is None:
+            docker_ok = _docker_answers()
+        return docker_ok
+
+    amqp_url = os.environ.get("LAPOR_TEST_AMQP_URL")
+    if amqp_url:
+        amqp_source = "LAPOR_TEST_AMQP_URL"
+    elif docker():
+        from testcontainers.rabbitmq import RabbitMqContainer
+
+        container: Any = stack.enter_context(RabbitMqContainer("rabbitmq:3.13-management"))
+        params = container.get_connection_params()
+        amqp_url = f"amqp://guest:guest@{params.host}:{params.port}/"
+        amqp_source = "testcontainers rabbitmq:3.13"
+    else:
+        amqp_url = _local_vhost(namespace, stack)
+        amqp_source = f"local 127.0.0.1:5672, vhost {namespace}"
+
+    mongo_url = os.environ.get("LAPOR_TEST_MONGO_URL")
+    if mongo_url:
+        mongo_source = "LAPOR_TEST_MONGO_URL"
+    elif docker():
+        from testcontainers.mongodb import MongoDbContainer
+
+        mongo: Any = stack.enter_context(MongoDbContainer("mongo:7"))
+        mongo_url = mongo.get_connection_url()
+        mongo_source = "testcontainers mongo:7"
+    else:
+        from shared.devdb import StandInMongoServer
+
+        stand_in = StandInMongoServer()
+        mongo_url = stand_in.start()
+        stack.callback(stand_in.stop)
+        mongo_source = f"LAPOR stand-in server at {mongo_url}"
+    return Servers(amqp_url, mongo_url, amqp_source, mongo_source, namespace, stack)

@@ -1,0 +1,106 @@
+"""What tests use to watch the broker as an outside system would: plain aio-pika."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+
+Json = dict[str, Any]
+
+
+class Listener:
+    """Collects every message an exchange routes with ``routing_key`` (its own queue)."""
+
+    def __init__(self, connection: AbstractConnection, exchange: str, routing_key: str) -> None:
+        self._connection = connection
+        self._exchange = exchange
+        self._routing_key = routing_key
+        self.messages: list[AbstractIncomingMessage] = []
+        self._arrived = asyncio.Event()
+
+    async def __aenter__(self) -> Listener:
+        self._channel = await self._connection.channel()
+        queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(self._exchange, routing_key=self._routing_key)
+        await queue.consume(self._on_message, no_ack=True)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._channel.close()
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self.messages.append(message)
+        self._arrived.set()
+
+    def bodies(self) -> list[Json]:
+        """The JSON bodies received so far."""
+        return [json.loads(m.body) for m in self.messages]
+
+    async def wait_for(
+        self, predicate: Callable[[list[Json]], bool], timeout: float = 15.0
+    ) -> list[Json]:
+        """Wait until ``predicate(bodies)`` holds; fail with what arrived if it does not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            bodies = self.bodies()
+            if predicate(bodies):
+                return bodies
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"{self._exchange} {self._routing_key}: condition not met in {timeout}s; "
+                    f"got {len(bodies)} messages: {bodies[-5:]}"
+                )
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), timeout=min(remaining, 0.5))
+            except TimeoutError:
+                pass
+
+    async def quiet(self, seconds: float) -> list[Json]:
+        """Wait ``seconds`` more (to see that nothing else arrives) and return all bodies."""
+        await asyncio.sleep(seconds)
+        return self.bodies()
+
+
+async def publish(
+    connection: AbstractConnection,
+    exchange: str,
+    routing_key: str,
+    body: bytes | Json,
+    message_id: str | None = None,
+) -> None:
+    """Publish as an outside system does: persistent, with publisher confirms."""
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+    channel = await connection.channel(publisher_confirms=True)
+    target = await channel.get_exchange(exchange)
+    await target.publish(
+        aio_pika.Message(
+            payload,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message_id,
+        ),
+        routing_key=routing_key,
+    )
+    await channel.close()
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1) -> Any:
+    """Await ``check()`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {timeout}s (last: {result!r})")
+        await asyncio.sleep(interval)
