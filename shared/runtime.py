@@ -15,7 +15,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from typing import Any
+
 from faststream import FastStream
+from faststream.message import StreamMessage
+from faststream.rabbit.message import RabbitMessage
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.schemas import Channel
 
@@ -30,6 +34,23 @@ from shared.settings import LaporSettings
 from shared.storage import Store
 
 log = logging.getLogger("lapor.runtime")
+
+
+async def raw_body(message: StreamMessage[Any]) -> bytes:
+    """A FastStream decoder that hands the handler the undecoded bytes.
+
+    Services parse bodies themselves with the contract models, so that a malformed
+    message is refused with a clear reason (and dead-lettered) instead of crashing
+    inside the framework's decoding.
+    """
+    body: bytes = message.body
+    return body
+
+
+async def refuse(message: RabbitMessage, reason: str, **details: object) -> None:
+    """Dead-letter a message that can never be processed (no redelivery), with a log."""
+    log.warning("message refused", extra={"reason": reason, **details})
+    await message.reject(requeue=False)
 
 
 class BrokerPublisher:

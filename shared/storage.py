@@ -3,6 +3,22 @@
 ``LAPOR_MONGO_URL=memory://`` starts the development stand-in server inside this
 process (see :mod:`shared.devdb`); every other URL goes to a real MongoDB. Either way
 the code below talks to a server through the real driver and wire protocol.
+
+The ``complaints`` document (``_id`` = tracking ID), by who writes which fields:
+
+- intake: ``tracking_id channel external_id kind title description category_hint
+  agency_hint location attachments anonymous confidential reporter{sealed,
+  fingerprints, has_contact} raw_sealed unknown_fields status submitted_at received_at
+  updated_at deadlines.verification timeline[]``
+- verification: ``checks[] category severity kind anonymous confidential duplicate_of
+  verified_at archive_reason question``
+- routing: ``agency agency_name agency_tz hops[] dispatched_at deadlines.follow_up
+  deadlines.resolution first_answer_at resolved_at deadlines.auto_close rating``
+- escalation: ``escalation{next_at, ...}`` and the auto-close step.
+- every writer: ``status`` (only through a step of :mod:`shared.lifecycle`, guarded by the
+  expected current status), ``timeline[]`` entries ``{at, step, actor, by?, from?, to,
+  note?}``, ``applied[]`` (message IDs of commands already applied, so a redelivered
+  command is a no-op), ``outbox[] outbox_due_at`` (see :mod:`shared.outbox`).
 """
 
 from __future__ import annotations

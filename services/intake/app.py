@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from faststream import AckPolicy
-from faststream.message import StreamMessage
 from faststream.rabbit.annotations import RabbitMessage
 
 from services.intake.handlers import Intake
 from shared import topology
 from shared.clock import Clock
-from shared.runtime import Service, ServiceContext, build_service
+from shared.runtime import Service, ServiceContext, build_service, raw_body
 from shared.settings import IntakeSettings
 
 NAME = "intake"
-
-
-async def raw_body(message: StreamMessage[object]) -> bytes:
-    """Hand the handler the undecoded bytes: refusing bad input is intake's own job."""
-    return message.body
 
 
 def create(settings: IntakeSettings | None = None, clock: Clock | None = None) -> Service:
