@@ -29,7 +29,8 @@ CONTRACT_VERSION = 1
 
 CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 AGENCY_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-TRACKING_ID = r"^[23456789ABCDEFGHJKMNPQRSTVWXYZ]{4}-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{4}-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{4}$"
+_SYMBOL = "[23456789ABCDEFGHJKMNPQRSTVWXYZ]"
+TRACKING_ID = rf"^{_SYMBOL}{{4}}-{_SYMBOL}{{4}}-{_SYMBOL}{{4}}$"
 
 TrackingId = Annotated[str, Field(pattern=TRACKING_ID, description="e.g. 7KQM-X3RT-9DHV")]
 AgencyCode = Annotated[str, Field(pattern=AGENCY_CODE.pattern, description="e.g. dinkes-sumsel")]

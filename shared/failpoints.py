@@ -22,7 +22,9 @@ def parse(spec: str) -> dict[str, str]:
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, action = item.partition("=")
         if action not in {"exit", "raise", "pause"}:
-            raise ValueError(f"failpoint {name!r}: action must be exit, raise or pause, not {action!r}")
+            raise ValueError(
+                f"failpoint {name!r}: action must be exit, raise or pause, not {action!r}"
+            )
         points[name] = action
     return points
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w-])(\+?62|0)8[\d\s-]{7,14}\d")
+_PHONE = re.compile(r"(?<![\w-])(\+?62|0)[\s-]?8[\d\s-]{7,14}\d")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 

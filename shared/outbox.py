@@ -10,6 +10,7 @@ entry keeps its ``message_id``, so a consumer that sees one twice can tell.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -147,7 +148,5 @@ class Outbox:
                 await self.relay_once()
             except Exception:
                 log.exception("outbox relay round failed; retrying")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                pass

@@ -29,9 +29,7 @@ class IdentityUnreadable(Exception):
 
 
 def _derive(master: bytes, purpose: bytes) -> bytes:
-    return HKDF(algorithm=SHA256(), length=32, salt=None, info=b"lapor/" + purpose).derive(
-        master
-    )
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=b"lapor/" + purpose).derive(master)
 
 
 class IdentityProtector:
@@ -72,6 +70,4 @@ class IdentityProtector:
     def fingerprint(self, kind: str, value: str) -> str:
         """A keyed hash of a normalised contact (``kind`` is phone, email or handle)."""
         normalised = value.strip().lower()
-        return hmac.new(
-            self._mac_key, f"{kind}:{normalised}".encode(), hashlib.sha256
-        ).hexdigest()
+        return hmac.new(self._mac_key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()

@@ -11,16 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
-
 from typing import Any
 
 from faststream import FastStream
 from faststream.message import StreamMessage
-from faststream.rabbit.message import RabbitMessage
 from faststream.rabbit import RabbitBroker
+from faststream.rabbit.message import RabbitMessage
 from faststream.rabbit.schemas import Channel
 
 from shared import topology
@@ -85,7 +84,9 @@ class ServiceContext:
     outbox: Outbox
     failpoints: Failpoints
     calendar: WorkingCalendar
-    background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
+    background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(
+        default_factory=list
+    )
     extra_queues: list[topology.QueueSpec] = field(default_factory=list)
 
     @property
@@ -143,9 +144,7 @@ def build_service(
         failpoints=Failpoints(settings.failpoints),
         calendar=settings.working_calendar(),
     )
-    context.background.append(
-        lambda stop: outbox.run(stop, settings.outbox_scan_seconds)
-    )
+    context.background.append(lambda stop: outbox.run(stop, settings.outbox_scan_seconds))
     register(context)
 
     stop = asyncio.Event()

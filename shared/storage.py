@@ -46,7 +46,7 @@ _stand_in_url: str | None = None
 
 
 def _in_process_stand_in() -> str:
-    global _stand_in_url  # noqa: PLW0603 - one stand-in per process, shared by its clients
+    global _stand_in_url
     with _stand_in_lock:
         if _stand_in_url is None:
             from shared.devdb import StandInMongoServer
@@ -93,9 +93,7 @@ class Store:
                 ),
                 IndexModel([("status", ASCENDING)], name="status"),
                 IndexModel([("outbox_due_at", ASCENDING)], sparse=True, name="outbox_due"),
-                IndexModel(
-                    [("escalation.next_at", ASCENDING)], sparse=True, name="next_deadline"
-                ),
+                IndexModel([("escalation.next_at", ASCENDING)], sparse=True, name="next_deadline"),
                 IndexModel([("agency", ASCENDING), ("status", ASCENDING)], name="agency_status"),
                 IndexModel([("reporter.fingerprints", ASCENDING)], name="reporter_fingerprints"),
                 IndexModel([("received_at", ASCENDING)], name="received_at"),

@@ -13,6 +13,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, ExchangeType
+from faststream.rabbit import ExchangeType as StreamExchangeType
 from faststream.rabbit import QueueType, RabbitExchange, RabbitQueue
 
 INTAKE = "lapor.intake"
@@ -130,7 +131,7 @@ async def declare_at(amqp_url: str, delivery_limit: int, *extra: QueueSpec) -> N
 
 def exchange(name: str) -> RabbitExchange:
     """A FastStream handle on an exchange declared by :func:`declare`."""
-    return RabbitExchange(name, type=aio_pika.ExchangeType.TOPIC, durable=True, declare=False)
+    return RabbitExchange(name, type=StreamExchangeType.TOPIC, durable=True, declare=False)
 
 
 def subscription(spec: QueueSpec) -> RabbitQueue:

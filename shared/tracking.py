@@ -12,7 +12,9 @@ import secrets
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 _GROUPS = 3
 _GROUP_LEN = 4
-_CANONICAL = re.compile(rf"^[{ALPHABET}]{{{_GROUP_LEN}}}(-[{ALPHABET}]{{{_GROUP_LEN}}}){{{_GROUPS - 1}}}$")
+_CANONICAL = re.compile(
+    rf"^[{ALPHABET}]{{{_GROUP_LEN}}}(-[{ALPHABET}]{{{_GROUP_LEN}}}){{{_GROUPS - 1}}}$"
+)
 
 
 class InvalidTrackingId(ValueError):

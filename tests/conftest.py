@@ -30,7 +30,7 @@ def _needs_servers(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _servers, _selection_error  # noqa: PLW0603 - one selection per session
+    global _servers, _selection_error
     if not _needs_servers(config):
         return
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -58,10 +59,8 @@ class Listener:
                     f"got {len(bodies)} messages: {bodies[-5:]}"
                 )
             self._arrived.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), timeout=min(remaining, 0.5))
-            except TimeoutError:
-                pass
 
     async def quiet(self, seconds: float) -> list[Json]:
         """Wait ``seconds`` more (to see that nothing else arrives) and return all bodies."""

@@ -23,7 +23,7 @@ from shared.contract import (
     ReportSubmitted,
     parse_event,
 )
-from shared.lifecycle import Actor, Status
+from shared.lifecycle import Actor, Kind, Status
 from shared.outbox import OutboxMessage, pending_fields
 from shared.runtime import ServiceContext
 from shared.tracking import new_tracking_id
@@ -102,7 +102,7 @@ class Intake:
     async def _find(self, channel: str, external_id: str) -> Document | None:
         return await self._complaints.find_one(
             {"channel": channel, "external_id": external_id},
-            {"_id": 1, "channel": 1, "external_id": 1, "reporter": 1, "deadlines": 1},
+            {"_id": 1, "channel": 1, "external_id": 1, "reporter": 1, "deadlines": 1, "kind": 1},
         )
 
     def _new_case(
@@ -190,7 +190,7 @@ class Intake:
             occurred_at=self._ctx.clock.now(),
             status=Status.RECEIVED,
             channel=case["channel"],
-            kind="pengaduan",  # type: ignore[arg-type]  # only the notice's wording uses it
+            kind=Kind(case.get("kind", Kind.PENGADUAN)),
             anonymous=False,
             confidential=False,
             verification_deadline=deadline,

@@ -55,7 +55,7 @@ def tanggal(moment: datetime, tz: str = "Asia/Jakarta") -> str:
     return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
 
 
-def notice_for(event: ComplaintEvent, tz: str = "Asia/Jakarta") -> str | None:  # noqa: PLR0911
+def notice_for(event: ComplaintEvent, tz: str = "Asia/Jakarta") -> str | None:
     """The text the reporter receives for ``event``, or None if it is internal."""
     tid = event.tracking_id
     extra = f" {event.reporter_message}" if event.reporter_message else ""
@@ -77,7 +77,8 @@ def notice_for(event: ComplaintEvent, tz: str = "Asia/Jakarta") -> str | None:  
                 "melengkapinya."
             )
         case ComplaintArchived():
-            return f"Laporan {tid} tidak dapat kami proses lebih lanjut karena {_ARCHIVE_TEXT[event.reason]}.{extra}"
+            why = _ARCHIVE_TEXT[event.reason]
+            return f"Laporan {tid} tidak dapat kami proses lebih lanjut karena {why}.{extra}"
         case ComplaintDispatched():
             return (
                 f"Laporan {tid} telah diteruskan kepada {event.agency_name} untuk "

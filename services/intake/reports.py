@@ -80,7 +80,9 @@ def parse_report(raw: bytes, routing_key: str, max_bytes: int) -> ReportSubmitte
         report = ReportSubmitted.model_validate(data)
     except ValidationError as exc:
         problems = [
-            FieldProblem(field=".".join(str(p) for p in err["loc"]) or "(message)", problem=err["msg"])
+            FieldProblem(
+                field=".".join(str(p) for p in err["loc"]) or "(message)", problem=err["msg"]
+            )
             for err in exc.errors(include_url=False, include_input=False)
         ]
         raise ReportRefused(Reason.INVALID_FIELDS, problems, channel, external_id) from None

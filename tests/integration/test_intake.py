@@ -225,15 +225,23 @@ async def test_an_anonymous_report_is_stored_with_no_readable_identity(
     raw_document = await store.complaints.find_one({"_id": tracking_id})
     assert raw_document is not None
     stored = bson.encode(raw_document)
-    for secret in ["Budi", "Santoso", "budi.santoso", "6000", "1234", "987654321", "+6281360001234"]:
+    for secret in [
+        "Budi",
+        "Santoso",
+        "budi.santoso",
+        "6000",
+        "1234",
+        "987654321",
+        "+6281360001234",
+    ]:
         assert secret.encode() not in stored, secret
     # Sealed, not lost: the reply path can still reach the reporter.
     opened = protector.open_json(raw_document["reporter"]["sealed"], tracking_id)
     assert opened["phone"] == "+6281360001234"
     assert opened["handle"] == "tg:987654321"
-    assert protector.fingerprint("phone", "+6281360001234") in raw_document["reporter"][
-        "fingerprints"
-    ]
+    assert (
+        protector.fingerprint("phone", "+6281360001234") in raw_document["reporter"]["fingerprints"]
+    )
 
 
 async def test_two_replicas_store_a_thousand_distinct_reports_exactly_once(

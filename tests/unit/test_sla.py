@@ -9,8 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.calendar import WorkingCalendar
-from shared.lifecycle import Severity
-from shared.lifecycle import EscalationTarget
+from shared.lifecycle import EscalationTarget, Severity
 from shared.sla import LadderStep, SlaPolicy
 
 pytestmark = pytest.mark.unit

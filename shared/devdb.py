@@ -1,0 +1,849 @@
+"""LAPOR's development stand-in MongoDB server: for development and tests only, never production.
+
+Where no MongoDB server exists, this module runs a small server that speaks the MongoDB
+wire protocol (mockupdb reads and answers the messages, mongomock evaluates queries and
+updates) and keeps every document in memory. Services still connect through the real
+``AsyncMongoClient`` over TCP, so there is one storage code path, several processes can
+share one stand-in, and a restarted process finds what it wrote before. All data is lost
+when the stand-in exits.
+
+It answers the subset of MongoDB that LAPOR uses and refuses everything else with an
+error that names what is unsupported (PyMongo raises ``OperationFailure``), never with a
+guessed answer:
+
+* handshake and admin: ``hello`` / ``isMaster``, ``ping``, ``buildInfo``,
+  ``getParameter`` (featureCompatibilityVersion only), ``endSessions``,
+  ``listDatabases``, ``dropDatabase``;
+* reads: ``find``, ``getMore``, ``killCursors``, ``count``, ``distinct``, ``aggregate``
+  with the stages $match $group $sort $project $limit $skip $count $unwind $addFields
+  $set $replaceRoot $lookup $facet;
+* writes: ``insert``, ``update`` (a replacement document, or the operators $set $unset
+  $inc $push $pull $pullAll $addToSet $pop $setOnInsert $min $max $currentDate
+  $rename), ``delete``, ``findAndModify``; a unique index violation is error 11000;
+* collections and indexes: ``create``, ``drop``, ``listCollections``, ``createIndexes``
+  (ascending/descending keys; unique, sparse, partialFilterExpression and TTL indexes
+  are enforced), ``listIndexes``, ``dropIndexes``.
+
+Refused: transactions, authentication, collations, array filters, pipeline-style updates,
+``let`` variables, text/geo/hashed indexes, capped collections, validators, $out/$merge,
+change streams and every other command. It is a standalone node that accepts logical
+sessions (``lsid`` is ignored) but no retryable-write or transaction numbers.
+
+Differences from a real server: cursors are snapshots taken when the query runs; all
+commands run one at a time; duplicate-key errors do not say which index was violated;
+query and aggregation corner cases follow mongomock, and a mongomock failure is reported
+as an error naming the stand-in.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import FrameType, TracebackType
+from typing import Any, Self
+
+import bson
+import mockupdb
+import mongomock
+from bson.errors import InvalidDocument
+from bson.int64 import Int64
+from mongomock import filtering
+from pymongo.errors import DuplicateKeyError, OperationFailure
+
+log = logging.getLogger("lapor.devdb")
+
+Document = dict[str, Any]
+_Handler = Callable[[str, Document], Document]
+_filter_applies: Callable[[Mapping[str, Any], Mapping[str, Any]], bool] = filtering.filter_applies
+
+_WIRE_VERSION = 21  # MongoDB 7.0
+_MAX_BSON_SIZE = 16 * 1024 * 1024
+_MAX_MESSAGE_SIZE = 48_000_000
+_MAX_WRITE_BATCH = 100_000
+_FIRST_BATCH = 101  # MongoDB's default first batch
+_CURSOR_IDLE_SECONDS = 600.0  # MongoDB's cursorTimeoutMillis
+_TTL_SWEEP_SECONDS = 60.0  # MongoDB's ttlMonitorSleepSecs
+
+# Drivers add these to any command; on one in-memory node they change nothing.
+_GENERIC_FIELDS = frozenset(
+    {
+        "$db",
+        "lsid",
+        "$clusterTime",
+        "$readPreference",
+        "readConcern",
+        "writeConcern",
+        "maxTimeMS",
+        "comment",
+        "apiVersion",
+        "apiStrict",
+        "apiDeprecationErrors",
+    }
+)
+_TRANSACTION_FIELDS = frozenset({"startTransaction", "autocommit", "txnNumber"})
+# mongomock applies some other operators wrongly (e.g. it stores "$mul" as a field name).
+_UPDATE_OPERATORS = frozenset(
+    {
+        "$set",
+        "$unset",
+        "$inc",
+        "$push",
+        "$pull",
+        "$pullAll",
+        "$addToSet",
+        "$pop",
+        "$setOnInsert",
+        "$min",
+        "$max",
+        "$currentDate",
+        "$rename",
+    }
+)
+_PIPELINE_STAGES = frozenset(
+    {
+        "$match",
+        "$group",
+        "$sort",
+        "$project",
+        "$limit",
+        "$skip",
+        "$count",
+        "$unwind",
+        "$addFields",
+        "$set",
+        "$replaceRoot",
+        "$lookup",
+        "$facet",
+    }
+)
+_INDEX_OPTIONS = frozenset(
+    {"key", "name", "unique", "sparse", "partialFilterExpression", "expireAfterSeconds"}
+) | {"v", "background"}
+_CODE_NAMES = {
+    1: "InternalError",
+    2: "BadValue",
+    9: "FailedToParse",
+    20: "IllegalOperation",
+    26: "NamespaceNotFound",
+    43: "CursorNotFound",
+    48: "NamespaceExists",
+    59: "CommandNotFound",
+    73: "InvalidNamespace",
+    238: "NotImplemented",
+    11000: "DuplicateKey",
+}
+
+
+class _CommandError(Exception):
+    """A command (or one write of it) failed; becomes ``{ok: 0, code, errmsg}``."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+    def as_reply(self) -> Document:
+        return {
+            "ok": 0,
+            "errmsg": str(self),
+            "code": self.code,
+            "codeName": _CODE_NAMES.get(self.code, "Location"),
+        }
+
+
+def _unsupported(what: str) -> _CommandError:
+    return _CommandError(
+        238, f"LAPOR's development stand-in MongoDB does not support {what}; use a real MongoDB"
+    )
+
+
+def _as_command_error(exc: Exception, command: str) -> _CommandError:
+    if isinstance(exc, _CommandError):
+        return exc
+    if isinstance(exc, DuplicateKeyError):
+        return _CommandError(
+            11000, f"E11000 duplicate key error: '{command}' violates a unique index"
+        )
+    if isinstance(exc, OperationFailure):
+        return _CommandError(exc.code or 2, str(exc))
+    if isinstance(exc, NotImplementedError):
+        return _unsupported(f"this use of '{command}' ({exc})")
+    if isinstance(exc, ValueError | TypeError | InvalidDocument):
+        return _CommandError(2, f"{type(exc).__name__}: {exc}")
+    log.exception("the stand-in MongoDB failed on %r", command)
+    return _CommandError(
+        1,
+        f"LAPOR's development stand-in MongoDB failed on '{command}' ({type(exc).__name__}: "
+        f"{exc}); its query engine may not support this, use a real MongoDB",
+    )
+
+
+def _check_fields(doc: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
+    unknown = doc.keys() - allowed - _GENERIC_FIELDS
+    if unknown:
+        raise _unsupported(f"{', '.join(sorted(unknown))} in {what}")
+
+
+def _check_update(update: Any) -> bool:
+    """Whether ``update`` is a replacement document; refuses what cannot be applied right."""
+    if isinstance(update, list):
+        raise _unsupported("pipeline-style updates")
+    if not isinstance(update, Mapping):
+        raise _CommandError(9, "an update must be a document")
+    operators = [key for key in update if key.startswith("$")]
+    if not operators:
+        return True
+    if len(operators) != len(update):
+        raise _CommandError(9, "an update document cannot mix operators and fields")
+    for operator, fields in update.items():
+        if operator not in _UPDATE_OPERATORS:
+            raise _unsupported(f"the update operator '{operator}'")
+        if isinstance(fields, Mapping) and any("$[" in path for path in fields):
+            raise _unsupported("the positional operators '$[]' and '$[<identifier>]'")
+    return False
+
+
+def _check_pipeline(pipeline: Any) -> None:
+    if not isinstance(pipeline, list):
+        raise _CommandError(9, "'pipeline' must be an array")
+    for stage in pipeline:
+        if not isinstance(stage, Mapping) or len(stage) != 1:
+            raise _CommandError(9, "a pipeline stage must be a document with exactly one field")
+        ((name, spec),) = stage.items()
+        if name not in _PIPELINE_STAGES:
+            raise _unsupported(f"the aggregation stage '{name}'")
+        if name == "$facet":
+            for sub_pipeline in spec.values():
+                _check_pipeline(sub_pipeline)
+        if name == "$lookup" and "pipeline" in spec:
+            _check_pipeline(spec["pipeline"])
+
+
+def _sort_spec(sort: Any) -> list[tuple[str, int]] | None:
+    if not sort:
+        return None
+    if not isinstance(sort, Mapping):
+        raise _CommandError(2, "'sort' must be a document")
+    for key, direction in sort.items():
+        if direction not in (1, -1):
+            raise _unsupported(f"the sort order {direction!r} for '{key}'")
+    return [(key, int(direction)) for key, direction in sort.items()]
+
+
+def _count(value: Any, name: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise _CommandError(2, f"'{name}' must be a non-negative number")
+    return int(value)
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise _CommandError(73, f"invalid collection name {value!r}")
+    return value
+
+
+@dataclass
+class _Cursor:
+    namespace: str
+    documents: list[Document]
+    position: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class _Engine:
+    """Runs decoded commands against one in-memory mongomock client, one at a time."""
+
+    def __init__(self) -> None:
+        self._client: Any = mongomock.MongoClient()
+        self._lock = threading.Lock()
+        self._cursors: dict[int, _Cursor] = {}
+        self._next_ttl_sweep = 0.0
+        self._connection_ids = itertools.count(1)
+        # command name -> (handler, the options it understands; None: any)
+        self._commands: dict[str, tuple[_Handler, frozenset[str] | None]] = {
+            "hello": (self._hello, None),
+            "isMaster": (self._hello, None),
+            "ismaster": (self._hello, None),
+            "ping": (self._nothing, frozenset()),
+            "buildInfo": (self._build_info, frozenset()),
+            "buildinfo": (self._build_info, frozenset()),
+            "getParameter": (self._get_parameter, None),
+            "endSessions": (self._nothing, None),
+            "listDatabases": (
+                self._list_databases,
+                frozenset({"nameOnly", "filter", "authorizedDatabases"}),
+            ),
+            "dropDatabase": (self._drop_database, frozenset()),
+            "insert": (
+                self._insert,
+                frozenset({"documents", "ordered", "bypassDocumentValidation"}),
+            ),
+            "update": (self._update, frozenset({"updates", "ordered", "bypassDocumentValidation"})),
+            "delete": (self._delete, frozenset({"deletes", "ordered"})),
+            "find": (
+                self._find,
+                frozenset(
+                    {"filter", "projection", "sort", "skip", "limit", "batchSize", "singleBatch"}
+                )
+                | {"hint", "allowDiskUse", "noCursorTimeout", "allowPartialResults"},
+            ),
+            "getMore": (self._get_more, frozenset({"collection", "batchSize"})),
+            "killCursors": (self._kill_cursors, frozenset({"cursors"})),
+            "findAndModify": (
+                self._find_and_modify,
+                frozenset({"query", "sort", "remove", "update", "new", "fields", "upsert"})
+                | {"bypassDocumentValidation", "hint"},
+            ),
+            "count": (self._count_documents, frozenset({"query", "limit", "skip", "hint"})),
+            "distinct": (self._distinct, frozenset({"key", "query", "hint"})),
+            "aggregate": (
+                self._aggregate,
+                frozenset({"pipeline", "cursor", "allowDiskUse", "hint"}),
+            ),
+            "create": (self._create, frozenset()),
+            "drop": (self._drop, frozenset()),
+            "listCollections": (
+                self._list_collections,
+                frozenset({"filter", "nameOnly", "authorizedCollections", "cursor"}),
+            ),
+            "createIndexes": (self._create_indexes, frozenset({"indexes", "commitQuorum"})),
+            "listIndexes": (self._list_indexes, frozenset({"cursor"})),
+            "dropIndexes": (self._drop_indexes, frozenset({"index"})),
+        }
+
+    def execute(self, db: str, command: Document) -> Document:
+        """The reply to ``command`` on database ``db``; failures become error replies."""
+        name = next(iter(command), "")
+        try:
+            handler = self._handler(name, command)
+            with self._lock:
+                self._sweep_expired()
+                reply = handler(db, command)
+        # Any failure must become a reply: an unanswered request hangs the client.
+        except Exception as exc:
+            return _as_command_error(exc, name).as_reply()
+        reply["ok"] = 1
+        return reply
+
+    def _handler(self, name: str, command: Document) -> _Handler:
+        if (
+            name in ("commitTransaction", "abortTransaction")
+            or _TRANSACTION_FIELDS & command.keys()
+        ):
+            raise _CommandError(
+                20,
+                f"LAPOR's development stand-in MongoDB does not support transactions "
+                f"(command '{name}'); use a real MongoDB replica set",
+            )
+        entry = self._commands.get(name)
+        if entry is None:
+            raise _CommandError(
+                59,
+                f"LAPOR's development stand-in MongoDB does not support command '{name}'; "
+                "use a real MongoDB",
+            )
+        handler, options = entry
+        if options is not None:
+            _check_fields(command, options | {name}, f"command '{name}'")
+        return handler
+
+    def _collection(self, db: str, name: Any) -> Any:
+        return self._client[db][_name(name)]
+
+    def _exists(self, db: str, name: str) -> bool:
+        return name in self._client[db].list_collection_names()
+
+    # -- handshake and admin ------------------------------------------------------------
+
+    def _hello(self, db: str, command: Document) -> Document:
+        if command.get("loadBalanced"):
+            raise _unsupported("load-balanced mode")
+        primary_field = "isWritablePrimary" if "hello" in command else "ismaster"
+        # No topologyVersion: it would switch the driver's monitor to the streaming
+        # protocol, which needs several replies to one request.
+        return {
+            primary_field: True,
+            "helloOk": True,
+            "maxBsonObjectSize": _MAX_BSON_SIZE,
+            "maxMessageSizeBytes": _MAX_MESSAGE_SIZE,
+            "maxWriteBatchSize": _MAX_WRITE_BATCH,
+            "localTime": datetime.now(UTC),
+            # Sessions are accepted (and their lsid ignored) so code that opens one works.
+            "logicalSessionTimeoutMinutes": 30,
+            "connectionId": next(self._connection_ids),
+            "minWireVersion": 0,
+            "maxWireVersion": _WIRE_VERSION,
+            "readOnly": False,
+        }
+
+    def _nothing(self, db: str, command: Document) -> Document:
+        return {}
+
+    def _build_info(self, db: str, command: Document) -> Document:
+        return {
+            "version": "7.0.0",
+            "versionArray": [7, 0, 0, 0],
+            "gitVersion": "lapor-development-stand-in",
+            "modules": [],
+            "bits": 64,
+            "debug": False,
+            "maxBsonObjectSize": _MAX_BSON_SIZE,
+            "storageEngines": ["lapor-in-memory"],
+            "laporDevelopmentStandIn": True,
+        }
+
+    def _get_parameter(self, db: str, command: Document) -> Document:
+        known: Document = {"featureCompatibilityVersion": {"version": "7.0"}}
+        if command["getParameter"] == "*":
+            return known
+        wanted = command.keys() - {"getParameter"} - _GENERIC_FIELDS
+        unknown = wanted - known.keys()
+        if unknown:
+            raise _unsupported(f"getParameter of {', '.join(sorted(unknown))}")
+        return {key: known[key] for key in wanted}
+
+    def _list_databases(self, db: str, command: Document) -> Document:
+        databases: list[Document] = [
+            {"name": name, "sizeOnDisk": 0, "empty": False}
+            for name in sorted(self._client.list_database_names())
+        ]
+        if command.get("filter"):
+            databases = [d for d in databases if _filter_applies(command["filter"], d)]
+        if command.get("nameOnly"):
+            databases = [{"name": d["name"]} for d in databases]
+        return {"databases": databases, "totalSize": 0, "totalSizeMb": 0}
+
+    def _drop_database(self, db: str, command: Document) -> Document:
+        self._client.drop_database(db)
+        return {"dropped": db}
+
+    # -- writes --------------------------------------------------------------------------
+
+    def _each(self, command: Document, key: str, run: Callable[[int, Any], None]) -> list[Document]:
+        """Run every statement of a write command; its write errors (ordered: up to the first)."""
+        statements = command.get(key)
+        if not isinstance(statements, list):
+            raise _CommandError(9, f"'{key}' must be an array")
+        errors: list[Document] = []
+        for index, statement in enumerate(statements):
+            try:
+                run(index, statement)
+            except Exception as exc:
+                error = _as_command_error(exc, next(iter(command)))
+                errors.append({"index": index, "code": error.code, "errmsg": str(error)})
+                if command.get("ordered", True):
+                    break
+        return errors
+
+    @staticmethod
+    def _write_reply(reply: Document, errors: list[Document]) -> Document:
+        if errors:
+            reply["writeErrors"] = errors
+        return reply
+
+    def _insert(self, db: str, command: Document) -> Document:
+        collection = self._collection(db, command["insert"])
+        inserted = 0
+
+        def run(index: int, document: Any) -> None:
+            nonlocal inserted
+            collection.insert_one(document)
+            inserted += 1
+
+        errors = self._each(command, "documents", run)
+        return self._write_reply({"n": inserted}, errors)
+
+    def _update(self, db: str, command: Document) -> Document:
+        collection = self._collection(db, command["update"])
+        matched = modified = 0
+        upserted: list[Document] = []
+
+        def run(index: int, statement: Any) -> None:
+            nonlocal matched, modified
+            _check_fields(statement, frozenset({"q", "u", "multi", "upsert", "hint"}), "an update")
+            query, update = statement.get("q") or {}, statement.get("u")
+            multi, upsert = bool(statement.get("multi")), bool(statement.get("upsert"))
+            if _check_update(update):
+                if multi:
+                    raise _CommandError(9, "multi update is not supported for a replacement")
+                result = collection.replace_one(query, update, upsert=upsert)
+            elif multi:
+                result = collection.update_many(query, update, upsert=upsert)
+            else:
+                result = collection.update_one(query, update, upsert=upsert)
+            if result.upserted_id is not None:  # mongomock never upserts an _id of None
+                matched += 1
+                upserted.append({"index": index, "_id": result.upserted_id})
+            else:
+                matched += result.matched_count
+                modified += result.modified_count
+
+        errors = self._each(command, "updates", run)
+        reply: Document = {"n": matched, "nModified": modified}
+        if upserted:
+            reply["upserted"] = upserted
+        return self._write_reply(reply, errors)
+
+    def _delete(self, db: str, command: Document) -> Document:
+        collection = self._collection(db, command["delete"])
+        deleted = 0
+
+        def run(index: int, statement: Any) -> None:
+            nonlocal deleted
+            _check_fields(statement, frozenset({"q", "limit", "hint"}), "a delete")
+            query = statement.get("q") or {}
+            if statement.get("limit"):
+                deleted += collection.delete_one(query).deleted_count
+            else:
+                deleted += collection.delete_many(query).deleted_count
+
+        errors = self._each(command, "deletes", run)
+        return self._write_reply({"n": deleted}, errors)
+
+    def _find_and_modify(self, db: str, command: Document) -> Document:
+        collection = self._collection(db, command["findAndModify"])
+        query: Document = command.get("query") or {}
+        projection = command.get("fields") or None
+        update, remove = command.get("update"), bool(command.get("remove"))
+        if remove == (update is not None) or (remove and command.get("upsert")):
+            raise _CommandError(
+                9, "findAndModify needs either 'remove' or 'update' (with 'upsert')"
+            )
+        # mongomock's own find_one_and_* lose the target when the projection drops _id.
+        target = collection.find_one(query, sort=_sort_spec(command.get("sort")))
+        if target is None:
+            if not command.get("upsert"):
+                return {"lastErrorObject": {"n": 0, "updatedExisting": False}, "value": None}
+            replacement = _check_update(update)
+            write = collection.replace_one if replacement else collection.update_one
+            new_id = write(query, update, upsert=True).upserted_id
+            value = collection.find_one({"_id": new_id}, projection) if command.get("new") else None
+            return {
+                "lastErrorObject": {"n": 1, "updatedExisting": False, "upserted": new_id},
+                "value": value,
+            }
+        by_id = {"_id": target["_id"]}
+        before = collection.find_one(by_id, projection)
+        if remove:
+            collection.delete_one(by_id)
+            return {"lastErrorObject": {"n": 1}, "value": before}
+        # The original query stays in the filter so a positional '$' update still works.
+        own_filter = {**query, **by_id} if "_id" not in query else {"$and": [query, by_id]}
+        if _check_update(update):
+            collection.replace_one(own_filter, update)
+        else:
+            collection.update_one(own_filter, update)
+        value = collection.find_one(by_id, projection) if command.get("new") else before
+        return {"lastErrorObject": {"n": 1, "updatedExisting": True}, "value": value}
+
+    # -- reads and cursors ------------------------------------------------------------------
+
+    def _find(self, db: str, command: Document) -> Document:
+        name = _name(command["find"])
+        documents = self._collection(db, name).find(
+            command.get("filter") or {},
+            command.get("projection") or None,
+            skip=_count(command.get("skip"), "skip"),
+            limit=_count(command.get("limit"), "limit"),
+            sort=_sort_spec(command.get("sort")),
+        )
+        return self._open_cursor(
+            f"{db}.{name}",
+            list(documents),
+            command.get("batchSize"),
+            single_batch=bool(command.get("singleBatch")),
+        )
+
+    def _count_documents(self, db: str, command: Document) -> Document:
+        documents = self._collection(db, command["count"]).find(
+            command.get("query") or {},
+            {"_id": 1},
+            skip=_count(command.get("skip"), "skip"),
+            limit=abs(int(command.get("limit") or 0)),
+        )
+        return {"n": len(list(documents))}
+
+    def _distinct(self, db: str, command: Document) -> Document:
+        key = command.get("key")
+        if not isinstance(key, str):
+            raise _CommandError(2, "'key' must be a string")
+        values = self._collection(db, command["distinct"]).distinct(
+            key, command.get("query") or None
+        )
+        return {"values": values}
+
+    def _aggregate(self, db: str, command: Document) -> Document:
+        if not isinstance(command["aggregate"], str):
+            raise _unsupported("database-level aggregation ('aggregate: 1')")
+        _check_pipeline(command.get("pipeline"))
+        options = command.get("cursor")
+        if not isinstance(options, Mapping):
+            raise _CommandError(9, "the 'cursor' option is required")
+        name = _name(command["aggregate"])
+        documents = list(self._collection(db, name).aggregate(command["pipeline"]))
+        return self._open_cursor(f"{db}.{name}", documents, options.get("batchSize"))
+
+    def _open_cursor(
+        self,
+        namespace: str,
+        documents: list[Document],
+        batch_size: Any,
+        single_batch: bool = False,
+    ) -> Document:
+        now = time.monotonic()
+        for cursor_id in [
+            i for i, c in self._cursors.items() if now - c.last_used > _CURSOR_IDLE_SECONDS
+        ]:
+            del self._cursors[cursor_id]
+        cursor_id = secrets.randbelow(2**63 - 1) + 1
+        self._cursors[cursor_id] = _Cursor(namespace, documents)
+        size = _count(batch_size, "batchSize") if batch_size is not None else _FIRST_BATCH
+        reply = self._next_batch(cursor_id, size, "firstBatch")
+        if single_batch:
+            self._cursors.pop(cursor_id, None)
+            reply["cursor"]["id"] = Int64(0)
+        return reply
+
+    def _next_batch(self, cursor_id: int, batch_size: int, key: str) -> Document:
+        """The next batch of a cursor: ``batch_size`` documents (0: any), within the size limit."""
+        cursor = self._cursors[cursor_id]
+        start = end = cursor.position
+        stop = len(cursor.documents)
+        if batch_size:
+            stop = min(stop, start + batch_size)
+        size = 0
+        while end < stop:
+            size += len(bson.encode(cursor.documents[end]))
+            if size > _MAX_BSON_SIZE and end > start:
+                break
+            end += 1
+        cursor.position, cursor.last_used = end, time.monotonic()
+        if end >= len(cursor.documents):
+            del self._cursors[cursor_id]
+            cursor_id = 0
+        batch = cursor.documents[start:end]
+        return {"cursor": {key: batch, "id": Int64(cursor_id), "ns": cursor.namespace}}
+
+    def _get_more(self, db: str, command: Document) -> Document:
+        cursor_id = int(command["getMore"])
+        if cursor_id not in self._cursors:
+            raise _CommandError(43, f"cursor id {cursor_id} not found")
+        return self._next_batch(
+            cursor_id, _count(command.get("batchSize"), "batchSize"), "nextBatch"
+        )
+
+    def _kill_cursors(self, db: str, command: Document) -> Document:
+        killed: list[Any] = []
+        not_found: list[Any] = []
+        for cursor_id in command.get("cursors") or []:
+            found = self._cursors.pop(int(cursor_id), None) is not None
+            (killed if found else not_found).append(cursor_id)
+        return {
+            "cursorsKilled": killed,
+            "cursorsNotFound": not_found,
+            "cursorsAlive": [],
+            "cursorsUnknown": [],
+        }
+
+    # -- collections and indexes --------------------------------------------------------------
+
+    def _create(self, db: str, command: Document) -> Document:
+        name = _name(command["create"])
+        if self._exists(db, name):
+            raise _CommandError(48, f"Collection {db}.{name} already exists.")
+        self._client[db].create_collection(name)
+        return {}
+
+    def _drop(self, db: str, command: Document) -> Document:
+        name = _name(command["drop"])
+        if not self._exists(db, name):
+            return {}  # as MongoDB 7 answers
+        indexes = len(list(self._client[db][name].list_indexes()))
+        self._client[db].drop_collection(name)
+        return {"nIndexesWas": indexes, "ns": f"{db}.{name}"}
+
+    def _list_collections(self, db: str, command: Document) -> Document:
+        collections: list[Document] = [
+            {
+                "name": name,
+                "type": "collection",
+                "options": {},
+                "info": {"readOnly": False},
+                "idIndex": {"v": 2, "key": {"_id": 1}, "name": "_id_"},
+            }
+            for name in sorted(self._client[db].list_collection_names())
+        ]
+        if command.get("filter"):
+            collections = [c for c in collections if _filter_applies(command["filter"], c)]
+        if command.get("nameOnly"):
+            collections = [{"name": c["name"], "type": c["type"]} for c in collections]
+        batch_size = (command.get("cursor") or {}).get("batchSize")
+        return self._open_cursor(f"{db}.$cmd.listCollections", collections, batch_size)
+
+    def _create_indexes(self, db: str, command: Document) -> Document:
+        name = _name(command["createIndexes"])
+        existed = self._exists(db, name)
+        collection = self._collection(db, name)
+        before = len(list(collection.list_indexes())) if existed else 0
+        specs = command.get("indexes")
+        if not isinstance(specs, list) or not specs:
+            raise _CommandError(2, "'indexes' must be a non-empty array")
+        for spec in specs:
+            _check_fields(spec, _INDEX_OPTIONS, "an index")
+            keys = spec.get("key")
+            if not isinstance(keys, Mapping) or not keys or "name" not in spec:
+                raise _CommandError(9, "an index needs a 'key' document and a 'name'")
+            for key, kind in keys.items():
+                if kind not in (1, -1):
+                    raise _unsupported(f"the index type {kind!r} (on '{key}')")
+            options = {k: spec[k] for k in _INDEX_OPTIONS - {"key", "v", "background"} if k in spec}
+            collection.create_index([(k, int(v)) for k, v in keys.items()], **options)
+        return {
+            "createdCollectionAutomatically": not existed,
+            "numIndexesBefore": before,
+            "numIndexesAfter": len(list(collection.list_indexes())),
+        }
+
+    def _list_indexes(self, db: str, command: Document) -> Document:
+        name = _name(command["listIndexes"])
+        if not self._exists(db, name):
+            raise _CommandError(26, f"ns does not exist: {db}.{name}")
+        indexes = list(self._client[db][name].list_indexes())
+        batch_size = (command.get("cursor") or {}).get("batchSize")
+        return self._open_cursor(f"{db}.$cmd.listIndexes.{name}", indexes, batch_size)
+
+    def _drop_indexes(self, db: str, command: Document) -> Document:
+        name = _name(command["dropIndexes"])
+        if not self._exists(db, name):
+            raise _CommandError(26, f"ns not found: {db}.{name}")
+        collection = self._client[db][name]
+        before = len(list(collection.list_indexes()))
+        index = command.get("index")
+        if index == "*":
+            collection.drop_indexes()
+        elif isinstance(index, Mapping):
+            collection.drop_index(list(index.items()))
+        else:
+            for index_name in index if isinstance(index, list) else [index]:
+                collection.drop_index(index_name)
+        return {"nIndexesWas": before}
+
+    def _sweep_expired(self) -> None:
+        """Delete documents past a TTL index's expiry, at most once a minute like MongoDB."""
+        now = time.monotonic()
+        if now < self._next_ttl_sweep:
+            return
+        self._next_ttl_sweep = now + _TTL_SWEEP_SECONDS
+        utc_now = datetime.now(UTC).replace(tzinfo=None)  # mongomock stores naive UTC
+        for db_name in self._client.list_database_names():
+            database = self._client[db_name]
+            for name in database.list_collection_names():
+                for index in database[name].list_indexes():
+                    if "expireAfterSeconds" not in index or len(index["key"]) != 1:
+                        continue
+                    (key,) = index["key"]
+                    cutoff = utc_now - timedelta(seconds=index["expireAfterSeconds"])
+                    expired: Document = {key: {"$lt": cutoff}}
+                    if "partialFilterExpression" in index:
+                        expired = {"$and": [index["partialFilterExpression"], expired]}
+                    database[name].delete_many(expired)
+
+
+class StandInMongoServer:
+    """The in-memory development stand-in for a MongoDB server, listening on a TCP port."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host = host
+        self._port = port
+        self._engine = _Engine()
+        self._server: Any = None
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The ``mongodb://host:port/`` URL to connect to."""
+        if self._url is None:
+            raise RuntimeError("the stand-in MongoDB server is not running")
+        return self._url
+
+    def start(self) -> str:
+        """Listen (port 0: a free one) and answer clients from threads; returns the URL."""
+        if self._server is not None:
+            raise RuntimeError("the stand-in MongoDB server is already running")
+        server = mockupdb.MockupDB(port=self._port)
+        # mockupdb always binds "localhost"; the address is the only way to choose another.
+        server._address = (self._host, self._port)
+        server.autoresponds(self._respond)
+        port = server.run()
+        self._server = server
+        self._url = f"mongodb://{self._host}:{port}/"
+        log.warning(
+            "LAPOR development stand-in MongoDB listening on %s: in memory, for development "
+            "and tests only, NEVER for production; all its data is lost when it exits",
+            self._url,
+        )
+        return self._url
+
+    def stop(self) -> None:
+        """Close the listener and every client connection."""
+        if self._server is not None:
+            self._server.stop()
+        self._server = None
+        self._url = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _respond(self, request: Any) -> bool:
+        """Answer one request (mockupdb calls this from the connection's thread)."""
+        if not isinstance(request, mockupdb.CommandBase):
+            # Legacy opcodes (OP_QUERY on a collection, OP_INSERT, ...): no modern driver
+            # sends them and they cannot carry an error reply the driver would read.
+            log.warning("stand-in MongoDB: hanging up on a legacy %s", type(request).__name__)
+            return bool(request.hangup())
+        reply = self._engine.execute(request.namespace, dict(request.doc))
+        if (
+            isinstance(request, mockupdb.OpMsg)
+            and request.flags & mockupdb.OP_MSG_FLAGS["moreToCome"]
+        ):
+            return True  # an unacknowledged (w=0) write: the client reads no reply
+        try:
+            request.replies(reply)
+        except OSError:
+            log.info("stand-in MongoDB: a client left before its reply was sent")
+        return True
+
+
+def serve_forever(host: str, port: int) -> None:
+    """Run a stand-in server on ``host:port`` until SIGINT or SIGTERM."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with StandInMongoServer(host, port) as server:
+            log.info("stand-in MongoDB serving on %s; stop it with Ctrl+C", server.url)
+            stop.wait()
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)

@@ -1,0 +1,741 @@
+"""The development stand-in MongoDB, through the real async driver and wire protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bson import Binary, Int64, ObjectId
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, MongoClient, ReturnDocument, monitoring
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import (
+    BulkWriteError,
+    CollectionInvalid,
+    DuplicateKeyError,
+    OperationFailure,
+    WriteError,
+)
+from pymongo.write_concern import WriteConcern
+
+from shared.devdb import StandInMongoServer
+
+pytestmark = pytest.mark.integration
+
+Doc = dict[str, Any]
+_names = itertools.count(1)
+
+
+class Commands(monitoring.CommandListener):
+    """Records the commands a client sent and the replies it got."""
+
+    def __init__(self) -> None:
+        self.starts: list[monitoring.CommandStartedEvent] = []
+        self.successes: list[monitoring.CommandSucceededEvent] = []
+
+    def started_names(self) -> list[str]:
+        return [event.command_name for event in self.starts]
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.starts.append(event)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self.successes.append(event)
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[StandInMongoServer]:
+    with StandInMongoServer() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+async def client(server: StandInMongoServer) -> AsyncIterator[AsyncMongoClient[Doc]]:
+    the_client: AsyncMongoClient[Doc] = AsyncMongoClient(server.url, tz_aware=True)
+    yield the_client
+    await the_client.close()
+
+
+@pytest.fixture
+def db(client: AsyncMongoClient[Doc]) -> AsyncDatabase[Doc]:
+    return client[f"devdb_test_{next(_names)}"]
+
+
+@pytest.fixture
+def coll(db: AsyncDatabase[Doc]) -> AsyncCollection[Doc]:
+    return db["items"]
+
+
+# -- handshake and admin --------------------------------------------------------------------
+
+
+async def test_handshake_reports_a_standalone_mongodb_7(client: AsyncMongoClient[Doc]) -> None:
+    hello = await client.admin.command("hello")
+    assert hello["isWritablePrimary"] is True
+    assert hello["maxWireVersion"] == 21
+    assert "setName" not in hello
+    assert (await client.admin.command("isMaster"))["ismaster"] is True
+    assert (await client.admin.command("ping"))["ok"] == 1
+    info = await client.server_info()
+    assert info["version"].startswith("7.")
+    assert info["laporDevelopmentStandIn"] is True
+    fcv = await client.admin.command({"getParameter": 1, "featureCompatibilityVersion": 1})
+    assert fcv["featureCompatibilityVersion"] == {"version": "7.0"}
+
+
+async def test_start_warns_it_is_not_for_production(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="lapor.devdb"), StandInMongoServer() as other:
+        assert other.url.startswith("mongodb://127.0.0.1:")
+    warnings = [r.getMessage() for r in caplog.records if r.name == "lapor.devdb"]
+    assert any("NEVER for production" in w and "lost" in w for w in warnings)
+
+
+async def test_list_and_drop_databases(
+    client: AsyncMongoClient[Doc], db: AsyncDatabase[Doc]
+) -> None:
+    await db["a"].insert_one({"x": 1})
+    assert db.name in await client.list_database_names()
+    await client.drop_database(db.name)
+    assert db.name not in await client.list_database_names()
+    assert await db["a"].find_one() is None
+
+
+async def test_sessions_are_accepted_and_their_fields_ignored(
+    client: AsyncMongoClient[Doc], coll: AsyncCollection[Doc]
+) -> None:
+    async with client.start_session() as session:
+        await coll.insert_one({"_id": 1}, session=session)
+        assert await coll.find_one({"_id": 1}, session=session) == {"_id": 1}
+
+
+async def test_transactions_are_refused(
+    client: AsyncMongoClient[Doc], coll: AsyncCollection[Doc]
+) -> None:
+    async with client.start_session() as session:
+        with pytest.raises(OperationFailure, match="does not support transactions"):
+            async with await session.start_transaction():
+                await coll.insert_one({"_id": 1}, session=session)
+    assert await coll.count_documents({}) == 0
+    with pytest.raises(OperationFailure, match="does not support transactions"):
+        await client.admin.command("commitTransaction")
+
+
+# -- writes -------------------------------------------------------------------------------
+
+
+async def test_insert_one_and_insert_many(coll: AsyncCollection[Doc]) -> None:
+    one = await coll.insert_one({"name": "a"})
+    assert isinstance(one.inserted_id, ObjectId)
+    many = await coll.insert_many([{"_id": i, "name": f"n{i}"} for i in range(5)])
+    assert many.inserted_ids == [0, 1, 2, 3, 4]
+    assert await coll.count_documents({}) == 6
+    assert await coll.find_one({"_id": 3}) == {"_id": 3, "name": "n3"}
+
+
+async def test_ordered_insert_many_stops_at_the_first_duplicate(
+    coll: AsyncCollection[Doc],
+) -> None:
+    with pytest.raises(BulkWriteError) as failure:
+        await coll.insert_many([{"_id": 1}, {"_id": 2}, {"_id": 1}, {"_id": 3}])
+    assert failure.value.details["nInserted"] == 2
+    assert failure.value.details["writeErrors"][0]["code"] == 11000
+    assert failure.value.details["writeErrors"][0]["index"] == 2
+    assert sorted(d["_id"] for d in await coll.find().to_list()) == [1, 2]
+    with pytest.raises(BulkWriteError):
+        await coll.insert_many([{"_id": 1}, {"_id": 4}], ordered=False)
+    assert await coll.count_documents({}) == 3
+
+
+async def test_update_operators(coll: AsyncCollection[Doc]) -> None:
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    await coll.insert_one(
+        {"_id": 1, "a": 1, "gone": True, "n": 5, "lo": 5, "hi": 5, "tags": ["x"], "old": 1}
+    )
+    result = await coll.update_one(
+        {"_id": 1},
+        {
+            "$set": {"a": 2, "nested.b": when},
+            "$unset": {"gone": ""},
+            "$inc": {"n": 3},
+            "$push": {"log": {"$each": [1, 2, 3]}},
+            "$addToSet": {"tags": {"$each": ["x", "y"]}},
+            "$min": {"lo": 1},
+            "$max": {"hi": 9},
+            "$currentDate": {"touched": True},
+            "$rename": {"old": "new"},
+        },
+    )
+    assert (result.matched_count, result.modified_count) == (1, 1)
+    await coll.update_one({"_id": 1}, {"$pull": {"log": {"$gte": 2}}, "$pop": {"tags": -1}})
+    doc = await coll.find_one({"_id": 1})
+    assert doc is not None
+    touched = doc.pop("touched")
+    assert abs(touched - datetime.now(UTC)) < timedelta(seconds=10)
+    assert doc == {
+        "_id": 1,
+        "a": 2,
+        "n": 8,
+        "lo": 1,
+        "hi": 9,
+        "tags": ["y"],
+        "nested": {"b": when},
+        "log": [1],
+        "new": 1,
+    }
+
+
+async def test_update_many_upsert_and_replace(coll: AsyncCollection[Doc]) -> None:
+    await coll.insert_many([{"_id": i, "kind": "a" if i < 3 else "b"} for i in range(5)])
+    many = await coll.update_many({"kind": "a"}, {"$set": {"seen": True}})
+    assert (many.matched_count, many.modified_count) == (3, 3)
+    again = await coll.update_many({"kind": "a"}, {"$set": {"seen": True}})
+    assert (again.matched_count, again.modified_count) == (3, 0)
+    upsert = await coll.update_one(
+        {"_id": "new"}, {"$set": {"kind": "c"}, "$setOnInsert": {"created": 1}}, upsert=True
+    )
+    assert upsert.upserted_id == "new"
+    assert upsert.matched_count == 0
+    await coll.update_one(
+        {"_id": "new"}, {"$set": {"kind": "d"}, "$setOnInsert": {"created": 2}}, upsert=True
+    )
+    assert await coll.find_one({"_id": "new"}) == {"_id": "new", "kind": "d", "created": 1}
+    replaced = await coll.replace_one({"_id": 0}, {"only": "this"})
+    assert replaced.modified_count == 1
+    assert await coll.find_one({"_id": 0}) == {"_id": 0, "only": "this"}
+
+
+async def test_guarded_status_update_matches_once(coll: AsyncCollection[Doc]) -> None:
+    await coll.insert_one({"_id": "case-1", "status": "a"})
+    first = await coll.update_one({"_id": "case-1", "status": "a"}, {"$set": {"status": "b"}})
+    second = await coll.update_one({"_id": "case-1", "status": "a"}, {"$set": {"status": "b"}})
+    assert (first.matched_count, first.modified_count) == (1, 1)
+    assert (second.matched_count, second.modified_count) == (0, 0)
+    assert await coll.find_one({"_id": "case-1"}) == {"_id": "case-1", "status": "b"}
+
+
+async def test_delete_one_and_delete_many(coll: AsyncCollection[Doc]) -> None:
+    await coll.insert_many([{"_id": i, "even": i % 2 == 0} for i in range(10)])
+    assert (await coll.delete_one({"even": True})).deleted_count == 1
+    assert (await coll.delete_many({"even": True})).deleted_count == 4
+    assert (await coll.delete_many({"even": True})).deleted_count == 0
+    assert await coll.count_documents({}) == 5
+
+
+async def test_unacknowledged_write_arrives(coll: AsyncCollection[Doc]) -> None:
+    fire_and_forget = coll.with_options(write_concern=WriteConcern(w=0))
+    await fire_and_forget.insert_one({"_id": "w0"})
+    assert await coll.find_one({"_id": "w0"}) == {"_id": "w0"}
+
+
+# -- unique indexes -------------------------------------------------------------------------
+
+
+async def test_unique_index_rejects_duplicates_on_every_write(
+    coll: AsyncCollection[Doc],
+) -> None:
+    await coll.create_index(
+        [("channel", ASCENDING), ("external_id", ASCENDING)], unique=True, name="channel_ext"
+    )
+    await coll.insert_one({"_id": 1, "channel": "tg", "external_id": "a"})
+    await coll.insert_one({"_id": 2, "channel": "tg", "external_id": "b"})
+    with pytest.raises(DuplicateKeyError) as on_insert:
+        await coll.insert_one({"_id": 3, "channel": "tg", "external_id": "a"})
+    assert on_insert.value.code == 11000
+    with pytest.raises(DuplicateKeyError):
+        await coll.update_one(
+            {"_id": 9}, {"$set": {"channel": "tg", "external_id": "a"}}, upsert=True
+        )
+    with pytest.raises(DuplicateKeyError):
+        await coll.update_one({"_id": 2}, {"$set": {"external_id": "a"}})
+    with pytest.raises(DuplicateKeyError):
+        await coll.find_one_and_update({"_id": 2}, {"$set": {"external_id": "a"}})
+    with pytest.raises(DuplicateKeyError):
+        await coll.find_one_and_update(
+            {"_id": 10}, {"$set": {"channel": "tg", "external_id": "a"}}, upsert=True
+        )
+    with pytest.raises(DuplicateKeyError):
+        await coll.insert_one({"_id": 1})
+    docs = await coll.find({}, sort=[("_id", ASCENDING)]).to_list()
+    assert docs == [
+        {"_id": 1, "channel": "tg", "external_id": "a"},
+        {"_id": 2, "channel": "tg", "external_id": "b"},
+    ]
+
+
+async def test_sparse_and_partial_unique_indexes(coll: AsyncCollection[Doc]) -> None:
+    await coll.create_index("email", unique=True, sparse=True)
+    await coll.create_index(
+        "phone", unique=True, partialFilterExpression={"active": True}, name="active_phone"
+    )
+    await coll.insert_many([{"_id": 1}, {"_id": 2}])  # no email: the sparse index skips both
+    await coll.insert_one({"_id": 3, "email": "a@x"})
+    with pytest.raises(DuplicateKeyError):
+        await coll.insert_one({"_id": 4, "email": "a@x"})
+    await coll.insert_many([{"_id": 5, "phone": "1", "active": False}, {"_id": 6, "phone": "1"}])
+    await coll.insert_one({"_id": 7, "phone": "1", "active": True})
+    with pytest.raises(DuplicateKeyError):
+        await coll.insert_one({"_id": 8, "phone": "1", "active": True})
+
+
+async def test_creating_a_unique_index_over_duplicates_fails(coll: AsyncCollection[Doc]) -> None:
+    await coll.insert_many([{"k": 1}, {"k": 1}])
+    with pytest.raises(OperationFailure):
+        await coll.create_index("k", unique=True)
+
+
+# -- findAndModify ------------------------------------------------------------------------
+
+
+async def test_find_one_and_update_variants(coll: AsyncCollection[Doc]) -> None:
+    await coll.insert_many([{"_id": i, "rank": 10 - i, "state": "new"} for i in range(5)])
+    after = await coll.find_one_and_update(
+        {"state": "new"},
+        {"$set": {"state": "taken"}},
+        sort=[("rank", ASCENDING)],
+        projection={"_id": 1, "state": 1},
+        return_document=ReturnDocument.AFTER,
+    )
+    assert after == {"_id": 4, "state": "taken"}
+    before = await coll.find_one_and_update(
+        {"state": "new"},
+        {"$inc": {"rank": 100}},
+        sort=[("rank", DESCENDING)],
+        projection={"_id": 0, "rank": 1},
+        return_document=ReturnDocument.BEFORE,
+    )
+    assert before == {"rank": 10}
+    assert (await coll.find_one({"_id": 0}) or {})["rank"] == 110
+    assert await coll.find_one_and_update({"state": "none"}, {"$set": {"x": 1}}) is None
+    upserted = await coll.find_one_and_update(
+        {"_id": "u"},
+        {"$set": {"state": "fresh"}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+    assert upserted == {"_id": "u", "state": "fresh"}
+    assert (
+        await coll.find_one_and_update({"_id": "u2"}, {"$set": {"state": "fresh"}}, upsert=True)
+        is None
+    )
+    assert await coll.find_one({"_id": "u2"}) == {"_id": "u2", "state": "fresh"}
+    replaced = await coll.find_one_and_replace(
+        {"_id": "u"}, {"whole": "new"}, return_document=ReturnDocument.AFTER
+    )
+    assert replaced == {"_id": "u", "whole": "new"}
+
+
+async def test_find_one_and_delete(coll: AsyncCollection[Doc]) -> None:
+    await coll.insert_many([{"_id": i, "rank": i} for i in range(3)])
+    deleted = await coll.find_one_and_delete({}, sort=[("rank", DESCENDING)])
+    assert deleted == {"_id": 2, "rank": 2}
+    assert await coll.count_documents({}) == 2
+    assert await coll.find_one_and_delete({"_id": 99}) is None
+
+
+async def test_concurrent_claims_take_each_document_exactly_once(
+    coll: AsyncCollection[Doc],
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    later = now + timedelta(hours=1)
+    await coll.insert_many(
+        [{"_id": i, "next_at": now - timedelta(minutes=i % 7, seconds=i)} for i in range(50)]
+    )
+
+    async def worker() -> list[Doc]:
+        claimed: list[Doc] = []
+        while True:
+            doc = await coll.find_one_and_update(
+                {"next_at": {"$lte": now}},
+                {"$set": {"next_at": later}},
+                sort=[("next_at", ASCENDING)],
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:
+                return claimed
+            claimed.append(doc)
+
+    results = await asyncio.gather(*(worker() for _ in range(20)))
+    claimed = [doc for batch in results for doc in batch]
+    assert sorted(doc["_id"] for doc in claimed) == list(range(50))
+    assert all(doc["next_at"] == later for doc in claimed)
+    assert sum(1 for batch in results if batch) > 1  # the claims really were concurrent
+
+
+# -- reads ----------------------------------------------------------------------------------
+
+
+async def test_find_with_filter_projection_sort_skip_limit_and_get_more(
+    server: StandInMongoServer,
+) -> None:
+    commands = Commands()
+    listened: AsyncMongoClient[Doc] = AsyncMongoClient(
+        server.url, tz_aware=True, event_listeners=[commands]
+    )
+    coll = listened[f"devdb_test_{next(_names)}"]["big"]
+    try:
+        await coll.insert_many([{"_id": i, "k": i % 10, "v": i} for i in range(1500)])
+        docs = await coll.find(
+            {"k": {"$in": [1, 2, 3]}},
+            {"_id": 0, "v": 1},
+            sort=[("v", DESCENDING)],
+            skip=10,
+            limit=400,
+            batch_size=50,
+        ).to_list()
+        expected = [v for v in range(1499, -1, -1) if v % 10 in (1, 2, 3)][10:410]
+        assert docs == [{"v": v} for v in expected]
+        assert commands.started_names().count("getMore") == 7
+
+        everything = [doc["_id"] async for doc in coll.find({}, sort=[("_id", ASCENDING)])]
+        assert everything == list(range(1500))
+        assert await coll.find({"k": 3}).skip(100).limit(5).to_list() == [
+            {"_id": v, "k": 3, "v": v} for v in range(1003, 1053, 10)
+        ]
+
+        cursor = coll.find({}, batch_size=10)
+        assert len([await cursor.next() for _ in range(15)]) == 15
+        await cursor.close()
+        kills = [e for e in commands.successes if e.command_name == "killCursors"]
+        assert len(kills) == 1
+        assert len(kills[0].reply["cursorsKilled"]) == 1
+        with pytest.raises(OperationFailure) as gone:
+            await coll.database.command(
+                {"getMore": Int64(kills[0].reply["cursorsKilled"][0]), "collection": "big"}
+            )
+        assert gone.value.code == 43
+    finally:
+        await listened.close()
+
+
+async def test_counts_and_distinct(coll: AsyncCollection[Doc]) -> None:
+    await coll.insert_many([{"_id": i, "status": ["a", "b", "c"][i % 3]} for i in range(30)])
+    assert await coll.count_documents({"status": "a"}) == 10
+    assert await coll.count_documents({}, skip=5, limit=10) == 10
+    assert await coll.estimated_document_count() == 30
+    assert sorted(await coll.distinct("status")) == ["a", "b", "c"]
+    assert sorted(await coll.distinct("status", {"_id": {"$lt": 2}})) == ["a", "b"]
+    assert await coll.database["missing"].count_documents({}) == 0
+
+
+async def test_aggregate(coll: AsyncCollection[Doc]) -> None:
+    await coll.insert_many(
+        [
+            {"_id": i, "status": ["open", "closed"][i % 2], "tags": ["x", "y"][: i % 3]}
+            for i in range(9)
+        ]
+    )
+    by_status = await (
+        await coll.aggregate(
+            [
+                {"$match": {"_id": {"$gte": 1}}},
+                {"$group": {"_id": "$status", "count": {"$sum": 1}}},
+                {"$sort": {"_id": 1}},
+            ]
+        )
+    ).to_list()
+    assert by_status == [{"_id": "closed", "count": 4}, {"_id": "open", "count": 4}]
+    shaped = await (
+        await coll.aggregate(
+            [
+                {"$addFields": {"double": {"$multiply": ["$_id", 2]}}},
+                {"$sort": {"_id": -1}},
+                {"$skip": 1},
+                {"$limit": 3},
+                {"$project": {"_id": 0, "double": 1}},
+            ]
+        )
+    ).to_list()
+    assert shaped == [{"double": 14}, {"double": 12}, {"double": 10}]
+    unwound = await (await coll.aggregate([{"$unwind": "$tags"}, {"$count": "n"}])).to_list()
+    assert unwound == [{"n": 9}]  # 3 docs with 2 tags, 3 with 1
+
+
+async def test_aggregate_lookup_facet_replace_root_and_set(db: AsyncDatabase[Doc]) -> None:
+    await db["cases"].insert_many(
+        [{"_id": i, "agency": "dpu" if i % 2 else "dinkes"} for i in range(4)]
+    )
+    await db["agencies"].insert_many(
+        [{"_id": "dpu", "name": "PU"}, {"_id": "dinkes", "name": "Kes"}]
+    )
+    joined = await (
+        await db["cases"].aggregate(
+            [
+                {"$match": {"_id": {"$lt": 2}}},
+                {
+                    "$lookup": {
+                        "from": "agencies",
+                        "localField": "agency",
+                        "foreignField": "_id",
+                        "as": "a",
+                    }
+                },
+                {"$set": {"first": {"$arrayElemAt": ["$a.name", 0]}}},
+                {"$replaceRoot": {"newRoot": {"case": "$_id", "agency": "$first"}}},
+            ]
+        )
+    ).to_list()
+    assert joined == [{"case": 0, "agency": "Kes"}, {"case": 1, "agency": "PU"}]
+    faceted = await (
+        await db["cases"].aggregate(
+            [
+                {
+                    "$facet": {
+                        "total": [{"$count": "n"}],
+                        "dpu": [{"$match": {"agency": "dpu"}}, {"$count": "n"}],
+                    }
+                }
+            ]
+        )
+    ).to_list()
+    assert faceted == [{"total": [{"n": 4}], "dpu": [{"n": 2}]}]
+
+
+async def test_aggregate_results_larger_than_one_batch(coll: AsyncCollection[Doc]) -> None:
+    await coll.insert_many([{"_id": i} for i in range(1200)])
+    cursor = await coll.aggregate([{"$sort": {"_id": -1}}], batchSize=100)
+    assert [doc["_id"] async for doc in cursor] == list(range(1199, -1, -1))
+
+
+# -- collections and indexes ----------------------------------------------------------------
+
+
+async def test_collections_and_indexes(db: AsyncDatabase[Doc]) -> None:
+    await db.create_collection("made")
+    with pytest.raises(CollectionInvalid):
+        await db.create_collection("made")
+    with pytest.raises(OperationFailure) as exists:
+        await db.command("create", "made")
+    assert exists.value.code == 48
+    await db["implicit"].insert_one({"x": 1})
+    assert sorted(await db.list_collection_names()) == ["implicit", "made"]
+    listed = await (await db.list_collections(filter={"name": "made"})).to_list()
+    assert [c["name"] for c in listed] == ["made"]
+
+    assert await db["made"].create_index([("a", ASCENDING), ("b", DESCENDING)], unique=True) == (
+        "a_1_b_-1"
+    )
+    assert await db["made"].create_index("c", sparse=True, name="c_sparse") == "c_sparse"
+    info = await db["made"].index_information()
+    assert info["a_1_b_-1"]["unique"] is True
+    assert info["a_1_b_-1"]["key"] == [("a", 1), ("b", -1)]
+    assert info["c_sparse"]["sparse"] is True
+    await db["made"].drop_index("c_sparse")
+    assert sorted(await db["made"].index_information()) == ["_id_", "a_1_b_-1"]
+    assert await (await db["nothing"].list_indexes()).to_list() == []  # the driver hides 26
+    with pytest.raises(OperationFailure) as missing:
+        await db.command("listIndexes", "nothing")
+    assert missing.value.code == 26
+
+    await db.drop_collection("made")
+    assert await db.list_collection_names() == ["implicit"]
+    await db["implicit"].drop()
+    await db["never-existed"].drop()
+    assert await db.list_collection_names() == []
+
+
+async def test_ttl_index_expires_documents(
+    server: StandInMongoServer, coll: AsyncCollection[Doc]
+) -> None:
+    await coll.create_index("at", expireAfterSeconds=60)
+    now = datetime.now(UTC)
+    await coll.insert_many(
+        [{"_id": "old", "at": now - timedelta(minutes=5)}, {"_id": "new", "at": now}]
+    )
+    server._engine._next_ttl_sweep = 0.0  # the sweep otherwise waits up to a minute
+    assert [d["_id"] async for d in coll.find()] == ["new"]
+
+
+# -- values -------------------------------------------------------------------------------
+
+
+async def test_datetimes_round_trip_timezone_aware(coll: AsyncCollection[Doc]) -> None:
+    utc = datetime(2026, 11, 27, 8, 15, 0, 123456, tzinfo=UTC)
+    jakarta = datetime(2026, 11, 27, 15, 15, 0, 123000, tzinfo=timezone(timedelta(hours=7)))
+    await coll.insert_one({"_id": 1, "utc": utc, "jakarta": jakarta})
+    doc = await coll.find_one({"_id": 1})
+    assert doc is not None
+    assert doc["utc"].tzinfo is not None
+    assert doc["utc"] == utc.replace(microsecond=123000)  # BSON keeps milliseconds
+    assert doc["jakarta"] == jakarta
+    assert doc["jakarta"].utcoffset() == timedelta(0)
+    assert await coll.count_documents({"utc": {"$lte": jakarta}}) == 1
+    assert await coll.count_documents({"utc": {"$lt": jakarta - timedelta(seconds=1)}}) == 0
+
+
+async def test_bytes_round_trip(coll: AsyncCollection[Doc]) -> None:
+    ciphertext = os.urandom(64) + bytes(range(256))
+    a_uuid = uuid.uuid4()
+    await coll.insert_one(
+        {"_id": 1, "secret": ciphertext, "uuid": Binary.from_uuid(a_uuid), "nested": [b"\x00"]}
+    )
+    doc = await coll.find_one({"secret": ciphertext})
+    assert doc is not None
+    assert doc["secret"] == ciphertext
+    assert isinstance(doc["secret"], bytes)
+    assert doc["uuid"].as_uuid() == a_uuid
+    assert doc["nested"] == [b"\x00"]
+
+
+# -- refusals -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        {"collMod": "items"},
+        {"mapReduce": "items", "map": "function() {}", "reduce": "function() {}", "out": "x"},
+        {"serverStatus": 1},
+    ],
+)
+async def test_unsupported_commands_are_refused_by_name(
+    db: AsyncDatabase[Doc], command: Doc
+) -> None:
+    name = next(iter(command))
+    with pytest.raises(OperationFailure) as failure:
+        await db.command(command)
+    assert failure.value.code == 59
+    assert f"does not support command '{name}'" in str(failure.value)
+    assert "use a real MongoDB" in str(failure.value)
+
+
+async def test_unsupported_update_operators_are_refused(coll: AsyncCollection[Doc]) -> None:
+    await coll.insert_one({"_id": 1, "n": 2, "arr": [1, 2]})
+    with pytest.raises(WriteError, match=r"does not support the update operator '\$mul'"):
+        await coll.update_one({"_id": 1}, {"$mul": {"n": 2}})
+    with pytest.raises(OperationFailure, match=r"does not support.*positional"):
+        await coll.update_one({"_id": 1}, {"$set": {"arr.$[]": 0}})
+    with pytest.raises(OperationFailure, match="does not support arrayFilters"):
+        await coll.update_one(
+            {"_id": 1}, {"$set": {"arr.$[e]": 0}}, array_filters=[{"e": {"$gt": 1}}]
+        )
+    with pytest.raises(OperationFailure, match="does not support pipeline-style updates"):
+        await coll.update_one({"_id": 1}, [{"$set": {"n": 3}}])
+    with pytest.raises(OperationFailure, match=r"does not support the update operator '\$bit'"):
+        await coll.find_one_and_update({"_id": 1}, {"$bit": {"n": {"and": 1}}})
+    assert await coll.find_one({"_id": 1}) == {"_id": 1, "n": 2, "arr": [1, 2]}
+
+
+async def test_unsupported_queries_and_stages_are_refused(coll: AsyncCollection[Doc]) -> None:
+    await coll.insert_one({"_id": 1, "name": "x"})
+    with pytest.raises(OperationFailure, match="does not support") as where:
+        await coll.find_one({"$where": "this.name == 'x'"})
+    assert "$where" in str(where.value)
+    with pytest.raises(OperationFailure, match=r"does not support the aggregation stage '\$out'"):
+        await coll.aggregate([{"$out": "copy"}])
+    with pytest.raises(OperationFailure, match=r"'\$densify'"):
+        await coll.aggregate([{"$densify": {"field": "n", "range": {"step": 1}}}])
+    with pytest.raises(OperationFailure, match="does not support collation"):
+        await coll.find_one({"name": "X"}, collation={"locale": "id", "strength": 2})
+    with pytest.raises(OperationFailure, match="does not support the index type 'text'"):
+        await coll.create_index([("name", "text")])
+
+
+async def test_refusals_leave_the_connection_usable(
+    client: AsyncMongoClient[Doc], coll: AsyncCollection[Doc]
+) -> None:
+    for _ in range(5):
+        with pytest.raises(OperationFailure):
+            await coll.database.command("collMod", "x")
+    await coll.insert_one({"_id": "still-fine"})
+    assert await coll.find_one() == {"_id": "still-fine"}
+
+
+# -- sharing --------------------------------------------------------------------------------
+
+
+async def test_two_clients_see_the_same_data(server: StandInMongoServer) -> None:
+    name = f"devdb_test_{next(_names)}"
+    first: AsyncMongoClient[Doc] = AsyncMongoClient(server.url, tz_aware=True)
+    second: AsyncMongoClient[Doc] = AsyncMongoClient(server.url, tz_aware=True)
+    try:
+        await first[name]["shared"].insert_one({"_id": "from-first"})
+        assert await second[name]["shared"].find_one() == {"_id": "from-first"}
+        await second[name]["shared"].update_one({"_id": "from-first"}, {"$set": {"by": 2}})
+        assert await first[name]["shared"].find_one() == {"_id": "from-first", "by": 2}
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_reopened_client_sees_earlier_writes(server: StandInMongoServer) -> None:
+    name = f"devdb_test_{next(_names)}"
+    before: AsyncMongoClient[Doc] = AsyncMongoClient(server.url, tz_aware=True)
+    await before[name]["kept"].insert_many([{"_id": i} for i in range(3)])
+    await before.close()
+    after: AsyncMongoClient[Doc] = AsyncMongoClient(server.url, tz_aware=True)
+    try:
+        assert await after[name]["kept"].count_documents({}) == 3
+    finally:
+        await after.close()
+
+
+async def test_many_clients_with_pools_at_once(server: StandInMongoServer) -> None:
+    name = f"devdb_test_{next(_names)}"
+    clients: list[AsyncMongoClient[Doc]] = [
+        AsyncMongoClient(server.url, tz_aware=True, maxPoolSize=5) for _ in range(10)
+    ]
+    try:
+
+        async def write(client_no: int, task_no: int) -> None:
+            collection = clients[client_no][name]["crowd"]
+            await collection.insert_one({"_id": f"{client_no}-{task_no}"})
+            await collection.update_one({"_id": f"{client_no}-{task_no}"}, {"$set": {"ok": 1}})
+
+        await asyncio.gather(*(write(c, t) for c in range(10) for t in range(10)))
+        assert await clients[0][name]["crowd"].count_documents({"ok": 1}) == 100
+    finally:
+        for one in clients:
+            await one.close()
+
+
+def test_the_sync_client_works_too(server: StandInMongoServer) -> None:
+    sync_client: MongoClient[Doc] = MongoClient(server.url, tz_aware=True)
+    with sync_client:
+        coll = sync_client[f"devdb_test_{next(_names)}"]["sync"]
+        coll.insert_many([{"_id": i} for i in range(250)])
+        assert [d["_id"] for d in coll.find(sort=[("_id", DESCENDING)])][:3] == [249, 248, 247]
+        assert coll.find_one_and_update({"_id": 1}, {"$set": {"x": 1}}, return_document=True) == {
+            "_id": 1,
+            "x": 1,
+        }
+
+
+def test_serve_forever_runs_until_sigterm() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = f"from shared.devdb import serve_forever; serve_forever('127.0.0.1', {port})"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        c: MongoClient[Doc] = MongoClient(
+            f"mongodb://127.0.0.1:{port}/", serverSelectionTimeoutMS=10_000
+        )
+        with c:
+            c.lapor.cases.insert_one({"_id": 1})
+            assert c.lapor.cases.find_one() == {"_id": 1}
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=15)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    assert "NEVER for production" in stderr

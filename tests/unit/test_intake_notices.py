@@ -1,0 +1,98 @@
+"""What the reporter is told: Bahasa Indonesia, and nothing internal."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from services.intake.notices import notice_for, tanggal
+from shared.contract import (
+    ComplaintArchived,
+    ComplaintEscalated,
+    ComplaintNeedsReview,
+    ComplaintReceived,
+    ComplaintResolved,
+)
+from shared.lifecycle import ArchiveReason, EscalationTarget, Kind, Status
+
+pytestmark = pytest.mark.unit
+
+TID = "7KQM-X3RT-9DHV"
+AT = datetime(2026, 3, 17, 2, 0, tzinfo=UTC)
+DEADLINE = datetime(2026, 3, 27, 16, 59, 59, tzinfo=UTC)
+
+
+def test_dates_are_written_the_indonesian_way_in_local_time() -> None:
+    assert tanggal(DEADLINE) == "27 Maret 2026"
+    assert tanggal(datetime(2026, 12, 31, 18, 0, tzinfo=UTC)) == "1 Januari 2027"  # WIB
+
+
+def test_the_acknowledgement_carries_the_tracking_id_and_deadline() -> None:
+    event = ComplaintReceived(
+        message_id="m",
+        tracking_id=TID,
+        occurred_at=AT,
+        status=Status.RECEIVED,
+        channel="sms",
+        kind=Kind.PENGADUAN,
+        anonymous=False,
+        confidential=False,
+        verification_deadline=DEADLINE,
+    )
+    text = notice_for(event)
+    assert text is not None
+    assert TID in text and "27 Maret 2026" in text
+
+
+def test_internal_steps_are_not_told() -> None:
+    review = ComplaintNeedsReview(
+        message_id="m", tracking_id=TID, occurred_at=AT, status=Status.NEEDS_REVIEW
+    )
+    escalated = ComplaintEscalated(
+        message_id="m",
+        tracking_id=TID,
+        occurred_at=AT,
+        status=Status.DISPATCHED,
+        level=2,
+        target=EscalationTarget.INSPEKTORAT,
+        deadline_kind="follow_up",
+        deadline=DEADLINE,
+    )
+    assert notice_for(review) is None
+    assert notice_for(escalated) is None
+
+
+def test_a_duplicate_is_explained_without_naming_the_other_case() -> None:
+    event = ComplaintArchived(
+        message_id="m",
+        tracking_id=TID,
+        occurred_at=AT,
+        status=Status.ARCHIVED,
+        reason=ArchiveReason.DUPLICATE,
+        duplicate_of="2222-3333-4444",
+    )
+    text = notice_for(event)
+    assert text is not None and "2222-3333-4444" not in text and "laporan lain" in text
+
+
+def test_the_private_sector_refusal_says_where_to_go() -> None:
+    event = ComplaintArchived(
+        message_id="m", tracking_id=TID, occurred_at=AT, status=Status.ARCHIVED,
+        reason=ArchiveReason.PRIVATE_SECTOR,
+    )  # fmt: skip
+    text = notice_for(event)
+    assert text is not None and "perusahaan swasta" in text
+
+
+def test_the_final_answer_is_passed_on_with_how_to_reply() -> None:
+    event = ComplaintResolved(
+        message_id="m",
+        tracking_id=TID,
+        occurred_at=AT,
+        status=Status.RESOLVED,
+        agency="pupr-palembang",
+        auto_close_at=DEADLINE,
+        reporter_message="Jalan sudah ditambal pada 20 Maret.",
+    )
+    text = notice_for(event)
+    assert text is not None
+    assert "Jalan sudah ditambal" in text and "TERIMA" in text and "BUKA" in text
