@@ -30,9 +30,11 @@ change streams and every other command. It is a standalone node that accepts log
 sessions (``lsid`` is ignored) but no retryable-write or transaction numbers.
 
 Differences from a real server: cursors are snapshots taken when the query runs; all
-commands run one at a time; duplicate-key errors do not say which index was violated;
-query and aggregation corner cases follow mongomock, and a mongomock failure is reported
-as an error naming the stand-in.
+commands run one at a time; indexes only enforce uniqueness and expiry, so every query
+and write scans its whole collection and slows down as the collection grows;
+duplicate-key errors do not say which index was violated; query and aggregation corner
+cases follow mongomock, and a mongomock failure is reported as an error naming the
+stand-in.
 """
 
 from __future__ import annotations
@@ -124,8 +126,9 @@ _PIPELINE_STAGES = frozenset(
     }
 )
 _INDEX_OPTIONS = frozenset(
-    {"key", "name", "unique", "sparse", "partialFilterExpression", "expireAfterSeconds"}
-) | {"v", "background"}
+    {"name", "unique", "sparse", "partialFilterExpression", "expireAfterSeconds"}
+)
+_INDEX_IGNORED = frozenset({"key", "v", "background"})  # "key" is passed on separately
 _CODE_NAMES = {
     1: "InternalError",
     2: "BadValue",
@@ -697,14 +700,14 @@ class _Engine:
         if not isinstance(specs, list) or not specs:
             raise _CommandError(2, "'indexes' must be a non-empty array")
         for spec in specs:
-            _check_fields(spec, _INDEX_OPTIONS, "an index")
+            _check_fields(spec, _INDEX_OPTIONS | _INDEX_IGNORED, "an index")
             keys = spec.get("key")
             if not isinstance(keys, Mapping) or not keys or "name" not in spec:
                 raise _CommandError(9, "an index needs a 'key' document and a 'name'")
             for key, kind in keys.items():
                 if kind not in (1, -1):
                     raise _unsupported(f"the index type {kind!r} (on '{key}')")
-            options = {k: spec[k] for k in _INDEX_OPTIONS - {"key", "v", "background"} if k in spec}
+            options = {k: spec[k] for k in _INDEX_OPTIONS if k in spec}
             collection.create_index([(k, int(v)) for k, v in keys.items()], **options)
         return {
             "createdCollectionAutomatically": not existed,

@@ -1,0 +1,29 @@
+"""``lapor devdb``: the development stand-in MongoDB server on a port."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+
+def _devdb(args: argparse.Namespace) -> int:
+    from shared.devdb import serve_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    serve_forever(args.host, args.port)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``devdb``."""
+    parser = subparsers.add_parser(
+        "devdb",
+        help="run the in-memory development stand-in for MongoDB (never for production)",
+        description="Serve the MongoDB wire protocol from memory for development and tests, "
+        "so several LAPOR processes can share data without a MongoDB server. Data is lost "
+        "when it stops. Point LAPOR_MONGO_URL at mongodb://HOST:PORT/.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=27017)
+    parser.set_defaults(handler=_devdb)
