@@ -1,0 +1,132 @@
+"""The case as an agency may see it (the *disposisi*) — pure, no IO.
+
+*Satu pintu* ("one door"): every word between a reporter and an agency passes through the
+central admin, so an agency never receives the reporter's contacts — not as fields (the
+:class:`~shared.contract.Disposition` has none) and not inside the text either: contacts
+the reporter typed into the report are masked. For an *anonim* report the agency also
+gets no name, and the reporter's name is masked wherever it occurs in the text.
+
+Every Disposition is the complete current view of the case (description, every piece of
+information the reporter added, the latest note), so an agency system can simply keep
+the last one it received for a tracking ID.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.contract import Attachment, Disposition, Location
+from shared.lifecycle import Kind, Severity
+from shared.logs import redact
+
+CONCEALED = "[disamarkan]"
+_LOCATION_FIELDS = ("address", "region_code", "lat", "lon")
+_ATTACHMENT_FIELDS = ("url", "content_type", "size")
+_MIN_SECRET = 3  # shorter strings would mask ordinary words
+
+
+def _phone_variants(phone: str) -> list[str]:
+    digits = re.sub(r"\D", "", phone)
+    variants = [phone, digits]
+    if digits.startswith("62"):
+        variants += ["0" + digits[2:], "+" + digits, digits[2:]]
+    return variants
+
+
+def secrets_of(identity: Mapping[str, object], anonymous: bool) -> list[str]:
+    """The strings an agency must never read: contacts always, the name when *anonim*."""
+    found: list[str] = []
+    for key in ("phone", "email", "handle", "name"):
+        value = identity.get(key)
+        if not isinstance(value, str) or (key == "name" and not anonymous):
+            continue
+        found += _phone_variants(value) if key == "phone" else [value]
+        if key == "name":  # "Budi" alone still names Budi Santoso: each part is masked too
+            found += value.split()
+        if key == "handle" and ":" in value:  # "tg:5501234": the id alone identifies too
+            found.append(value.split(":", 1)[1])
+    # Longest first, so a name is masked before any shorter part of it.
+    unique = {s.strip() for s in found if len(s.strip()) >= _MIN_SECRET}
+    return sorted(unique, key=len, reverse=True)
+
+
+def conceal(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with each secret (any case, whole words) and anything contact-like masked."""
+    for secret in secrets:
+        pattern = rf"(?<!\w){re.escape(secret)}(?!\w)"
+        text = re.sub(pattern, CONCEALED, text, flags=re.IGNORECASE)
+    return redact(text)
+
+
+def _local(moment: datetime, tz: str) -> str:
+    return moment.astimezone(ZoneInfo(tz)).strftime("%d-%m-%Y %H:%M")
+
+
+def compose_note(
+    headline: str | None, additions: Sequence[Mapping[str, Any]], tz: str
+) -> str | None:
+    """The Disposition's note: the headline, then every addition from the reporter."""
+    parts = [headline] if headline else []
+    parts += [
+        f"Informasi tambahan dari pelapor ({_local(a['at'], tz)}): {a['text']}" for a in additions
+    ]
+    return "\n\n".join(parts) or None
+
+
+def agency_view(
+    case: Mapping[str, Any],
+    *,
+    message_id: str,
+    agency: str,
+    hop: int,
+    severity: Severity,
+    dispatched_at: datetime,
+    follow_up_deadline: datetime,
+    resolution_deadline: datetime,
+    headline: str | None,
+    identity: Mapping[str, object],
+    tz: str,
+) -> Disposition:
+    """The Disposition for ``agency``: only what it may see of ``case``."""
+    anonymous = bool(case.get("anonymous"))
+    secrets = secrets_of(identity, anonymous)
+    location = case.get("location") or None
+    attachments = case.get("attachments") or []
+    note = compose_note(headline, case.get("additions") or [], tz)
+    name = identity.get("name")
+    return Disposition(
+        message_id=message_id,
+        tracking_id=case["_id"],
+        agency=agency,
+        hop=hop,
+        kind=Kind(case.get("kind") or Kind.PENGADUAN),
+        title=conceal(case["title"], secrets) if case.get("title") else None,
+        description=conceal(case["description"], secrets),
+        category=case.get("category") or case.get("category_hint"),
+        severity=severity,
+        location=Location(
+            **{
+                k: conceal(v, secrets) if isinstance(v, str) and k == "address" else v
+                for k, v in location.items()
+                if k in _LOCATION_FIELDS and v is not None
+            }
+        )
+        if location
+        else None,
+        attachments=[
+            Attachment(**{k: a[k] for k in _ATTACHMENT_FIELDS if a.get(k) is not None})
+            for a in attachments
+        ],
+        submitted_at=case["submitted_at"],
+        dispatched_at=dispatched_at,
+        follow_up_deadline=follow_up_deadline,
+        resolution_deadline=resolution_deadline,
+        anonymous=anonymous,
+        confidential=bool(case.get("confidential")),
+        reporter_name=name if isinstance(name, str) and name and not anonymous else None,
+        note=conceal(note, secrets) if note else None,
+    )

@@ -1,0 +1,102 @@
+"""What an agency may see of a case: never the reporter's contacts; no name when anonim."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from services.routing.disposition import CONCEALED, agency_view, conceal, secrets_of
+from shared.lifecycle import Severity
+
+pytestmark = pytest.mark.unit
+
+AT = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+IDENTITY = {
+    "name": "Siti Aminah",
+    "phone": "+6281277889900",
+    "email": "siti.aminah@example.id",
+    "handle": "tg:5501234",
+}
+
+
+def case(**fields: Any) -> dict[str, Any]:
+    return {
+        "_id": "7KQM-X3RT-9DHV",
+        "kind": "pengaduan",
+        "title": "Jalan berlubang",
+        "description": "Jalan berlubang di depan pasar. Hubungi saya di 0812-7788-9900 "
+        "atau siti.aminah@example.id. Salam, Siti Aminah.",
+        "category": "jalan",
+        "location": {
+            "address": "Jl. Kolonel Atmo, Palembang",
+            "region_code": "16.71",
+            "home_address_of_reporter": "Jl. Rahasia 1",  # a channel's unknown field
+        },
+        "attachments": [{"url": "https://x.example/a.jpg", "uploader_phone": "0812"}],
+        "anonymous": False,
+        "confidential": False,
+        "submitted_at": AT,
+        "additions": [{"at": AT, "text": "Sudah ada korban, kata Siti Aminah (tg:5501234)."}],
+    } | fields
+
+
+def view(the_case: dict[str, Any]) -> str:
+    disposition = agency_view(
+        the_case,
+        message_id="disposition:7KQM-X3RT-9DHV:1",
+        agency="pupr-palembang",
+        hop=1,
+        severity=Severity.SEDANG,
+        dispatched_at=AT,
+        follow_up_deadline=AT,
+        resolution_deadline=AT,
+        headline="Catatan admin",
+        identity=IDENTITY,
+        tz="Asia/Jakarta",
+    )
+    return disposition.model_dump_json()
+
+
+def test_an_anonymous_case_shows_no_identity_anywhere() -> None:
+    raw = view(case(anonymous=True))
+    for secret in [
+        "Siti",
+        "Aminah",
+        "7788",
+        "9900",
+        "siti.aminah",
+        "5501234",
+        "Rahasia",
+        "uploader",
+    ]:
+        assert secret not in raw, secret
+    assert '"anonymous":true' in raw
+    assert "reporter_name" not in raw or '"reporter_name":null' in raw
+    assert CONCEALED in raw
+
+
+def test_a_named_case_shows_the_name_but_never_the_contacts() -> None:
+    raw = view(case())
+    assert '"reporter_name":"Siti Aminah"' in raw
+    for secret in ["7788", "9900", "siti.aminah@", "5501234", "Rahasia", "uploader_phone"]:
+        assert secret not in raw, secret
+
+
+def test_the_note_carries_the_headline_and_every_addition() -> None:
+    raw = view(case(anonymous=True))
+    assert "Catatan admin" in raw
+    assert "Informasi tambahan dari pelapor (27-11-2026 09:00): Sudah ada korban" in raw
+
+
+def test_names_are_masked_as_whole_words_only() -> None:
+    secrets = secrets_of({"name": "Ani"}, anonymous=True)
+    assert conceal("Ani melapor soal pertanian", secrets) == f"{CONCEALED} melapor soal pertanian"
+
+
+def test_phone_numbers_are_masked_in_every_usual_spelling() -> None:
+    secrets = secrets_of({"phone": "+6281277889900"}, anonymous=False)
+    text = "telp 081277889900 / 6281277889900 / +6281277889900 / 0812 7788 9900"
+    masked = conceal(text, secrets)
+    assert "7788" not in masked and "9900" not in masked
