@@ -1,0 +1,1 @@
+"""Escalation: keeps each case's next deadline; reminds, escalates, closes unanswered cases."""

@@ -1,0 +1,190 @@
+"""``lapor recap``: the leaders' recap per agency, as a table (or JSON), from the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from shared.lifecycle import Status
+
+if TYPE_CHECKING:
+    from shared.recap import AgencyRecap, Recap
+
+_MONTHS = (
+    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
+    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
+)  # fmt: skip
+
+#: Status names as leaders read them.
+STATUS_NAMES = {
+    Status.RECEIVED: "baru masuk",
+    Status.NEEDS_REVIEW: "perlu ditinjau",
+    Status.DEFERRED: "ditunda",
+    Status.VERIFIED: "terverifikasi",
+    Status.AWAITING_ROUTING: "menunggu disposisi",
+    Status.DISPATCHED: "didisposisi",
+    Status.IN_PROGRESS: "ditindaklanjuti",
+    Status.RESOLVED: "selesai",
+    Status.CLOSED: "ditutup",
+    Status.ARCHIVED: "diarsipkan",
+}
+
+HEADERS = (
+    "Instansi",
+    "Diterima",
+    "Diproses",
+    "Selesai",
+    "Terlambat",
+    "Median jawaban pertama",
+    "Tepat waktu",
+)
+
+LEGEND = (
+    ("Diterima", "laporan yang didisposisikan ke instansi (baris admin: belum didisposisikan)"),
+    ("Diproses", "belum selesai"),
+    ("Selesai", "sudah dijawab tuntas (selesai atau ditutup)"),
+    ("Terlambat", "batas waktu yang sedang berjalan sudah lewat"),
+    ("Median jawaban pertama", "dari disposisi sampai jawaban pertama instansi"),
+    (
+        "Tepat waktu",
+        "dijawab paling lambat batas tindak lanjut, dari laporan yang sudah dijawab "
+        "atau sudah lewat batasnya",
+    ),
+)
+
+
+def _number(value: float, decimals: int = 1) -> str:
+    """Indonesian style: a decimal comma, no needless ``,0`` on whole numbers."""
+    if value == int(value):
+        return str(int(value))
+    return f"{value:.{decimals}f}".replace(".", ",")
+
+
+def _first_answer(row: AgencyRecap) -> str:
+    if row.median_first_answer_days is None or row.median_first_answer_hours is None:
+        return "-"
+    days = _number(row.median_first_answer_days)
+    return f"{days} hari kerja ({_number(row.median_first_answer_hours)} jam)"
+
+
+def _sla(row: AgencyRecap) -> str:
+    if row.sla_share is None:
+        return "-"
+    return f"{round(row.sla_share * 100)}% ({row.within_sla}/{row.sla_decided})"
+
+
+def _name(row: AgencyRecap) -> str:
+    if row.agency and row.name != row.agency:
+        return f"{row.name} ({row.agency})"
+    return row.name
+
+
+def _cells(row: AgencyRecap) -> list[str]:
+    return [
+        _name(row),
+        str(row.received),
+        str(row.in_progress),
+        str(row.resolved),
+        str(row.overdue),
+        _first_answer(row),
+        _sla(row),
+    ]
+
+
+def _when(moment: dt.datetime, tz: str) -> str:
+    local = moment.astimezone(ZoneInfo(tz))
+    return (
+        f"{local.day} {_MONTHS[local.month - 1]} {local.year} {local:%H.%M} {local.tzname() or tz}"
+    )
+
+
+def render(recap: Recap, tz: str) -> str:
+    """The recap as a text table for a terminal, in Bahasa Indonesia."""
+    lines = [f"Rekap LAPOR per instansi, keadaan {_when(recap.at, tz)}", ""]
+    if recap.total is None or recap.total.received == 0:
+        return "\n".join([*lines, "Belum ada laporan.", ""])
+    rows = [*recap.rows, recap.total]
+    table = [list(HEADERS), *(_cells(row) for row in rows)]
+    widths = [max(len(cells[i]) for cells in table) for i in range(len(HEADERS))]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "-" * len(line(table[0]))
+    lines += [line(table[0]), rule, *(line(cells) for cells in table[1:-1]), rule]
+    lines += [line(table[-1]), "", "Rincian status:"]
+    for row in rows:
+        detail = ", ".join(f"{STATUS_NAMES[s]} {n}" for s, n in row.by_status.items())
+        lines.append(f"  {_name(row)}: {detail or '-'}")
+    lines += ["", "Keterangan:"]
+    lines += [f"  {term}: {meaning}" for term, meaning in LEGEND]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _instant(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an RFC 3339 instant: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("give the time zone, e.g. 2026-11-23T10:00:00+07:00")
+    return moment
+
+
+async def _load(at: dt.datetime | None) -> tuple[Recap, str]:
+    from shared.clock import SystemClock
+    from shared.recap import agency_recap
+    from shared.settings import LaporSettings
+    from shared.storage import Store
+
+    settings = LaporSettings()
+    store = Store.from_settings(settings, app_name="lapor-recap")
+    try:
+        recap = await agency_recap(store, settings.working_calendar(), at or SystemClock().now())
+    finally:
+        await store.close()
+    return recap, settings.timezone
+
+
+def _recap(args: argparse.Namespace) -> int:
+    from pymongo.errors import PyMongoError
+
+    try:
+        recap, tz = asyncio.run(_load(args.at))
+    except PyMongoError as exc:
+        sys.stderr.write(f"lapor recap: cannot read the database: {exc}\n")
+        return 1
+    if args.json:
+        sys.stdout.write(json.dumps(recap.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(render(recap, tz))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``recap``."""
+    parser = subparsers.add_parser(
+        "recap",
+        help="print the leaders' recap per agency from the configured MongoDB",
+        description=(
+            "Per agency: cases received, in progress, resolved and overdue, the median time "
+            "to the first answer and the share answered within the SLA. Reads "
+            "LAPOR_MONGO_URL and LAPOR_MONGO_DB; no reporter identity is read."
+        ),
+    )
+    parser.add_argument(
+        "--at",
+        type=_instant,
+        default=None,
+        help="recap as of this instant (RFC 3339 with offset; default: now)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(handler=_recap)

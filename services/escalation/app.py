@@ -1,0 +1,47 @@
+"""Escalation's wiring: the events that move a case's timer, and the scanner. No logic here."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from faststream import AckPolicy
+from faststream.rabbit.annotations import RabbitMessage
+
+from services.escalation.handlers import Escalation
+from services.escalation.settings import EscalationSettings
+from shared import topology
+from shared.clock import Clock
+from shared.runtime import Service, ServiceContext, build_service, raw_body
+
+NAME = "escalation"
+
+
+def create(settings: EscalationSettings | None = None, clock: Clock | None = None) -> Service:
+    """The escalation service, ready to start."""
+    settings = settings or EscalationSettings()
+
+    def register(ctx: ServiceContext) -> None:
+        escalation = Escalation(
+            ctx,
+            lease=timedelta(seconds=settings.escalation_lease_seconds),
+            batch=settings.escalation_batch,
+        )
+
+        @ctx.broker.subscriber(
+            topology.subscription(topology.ESCALATION_EVENTS),
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=raw_body,
+            no_reply=True,
+            title="escalation.events",
+            description="Every complaint.* event: the case's timer is recomputed from its document",
+        )
+        async def on_event(body: bytes, message: RabbitMessage) -> None:
+            await escalation.on_event(body, message)
+
+        async def scanner(stop: asyncio.Event) -> None:
+            await escalation.run(stop, settings.escalation_scan_seconds)
+
+        ctx.background.append(scanner)
+
+    return build_service(NAME, settings, register, clock)

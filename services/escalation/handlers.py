@@ -1,0 +1,395 @@
+"""Escalation's use cases: keep each case's next due step, fire every step once, auto-close.
+
+The timer of a case is ``escalation.next_at`` on its document (indexed). Two things move
+it: any ``complaint.*`` event (:meth:`Escalation.reschedule` re-reads the case and
+recomputes it) and the scanner (:meth:`Escalation.scan_once`), which claims cases whose
+time has come, fires their due steps and stores the next time.
+
+Exactly once, with any number of replicas: a step is fired by ONE conditional update that
+records its key in ``escalation.fired`` (guarded by "key not yet there" and by the fields
+the step was computed from) and adds its messages to the outbox; only the replica whose
+update matched publishes them. The claim is a lease (``next_at`` moved into the future),
+so replicas do not work on the same case at once, and a replica that dies holding one
+only delays it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from faststream.rabbit.message import RabbitMessage
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pymongo import ReturnDocument
+
+from services.escalation import notices
+from services.escalation.policy import (
+    POLICY_FIELDS,
+    CaseClock,
+    LiveDeadline,
+    Plan,
+    Rung,
+    field_value,
+    oversight_routing_key,
+    plan,
+    responsible_agency,
+)
+from shared import lifecycle, topology
+from shared.contract import (
+    ComplaintClosed,
+    ComplaintEscalated,
+    ComplaintReminder,
+    EscalationNotice,
+    TrackingId,
+    event_routing_key,
+)
+from shared.lifecycle import Actor, Status
+from shared.outbox import OutboxMessage, with_pending
+from shared.runtime import ServiceContext, refuse
+
+log = logging.getLogger("lapor.escalation")
+
+Document = dict[str, Any]
+
+#: What the rules read: never the reporter, never the report's content.
+_PROJECTION = {
+    "status": 1,
+    "agency": 1,
+    "agency_tz": 1,
+    "dispatched_at": 1,
+    "first_answer_at": 1,
+    "deadlines": 1,
+    "escalation": 1,
+}
+#: Statuses that may have a timer (see the table in :mod:`services.escalation.policy`).
+_TIMED = [
+    str(s)
+    for s in (
+        Status.RECEIVED,
+        Status.NEEDS_REVIEW,
+        Status.AWAITING_ROUTING,
+        Status.DISPATCHED,
+        Status.IN_PROGRESS,
+        Status.RESOLVED,
+    )
+]
+_RESCHEDULE_ATTEMPTS = 5
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+class _EventRef(BaseModel):
+    """The part of any ``complaint.*`` event escalation reads: which case it is about."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    tracking_id: TrackingId
+
+
+def step_event_id(tracking_id: str, rung: Rung) -> str:
+    """The ``message_id`` of a step's domain event (the same however often it is sent)."""
+    return f"escalation:{tracking_id}:{rung.key}"
+
+
+def notice_id(tracking_id: str, rung: Rung) -> str:
+    """The ``message_id`` of a step's oversight notice."""
+    return f"notice:{tracking_id}:{rung.key}"
+
+
+def auto_close_id(tracking_id: str) -> str:
+    """The ``message_id`` of a case's automatic close (a case closes once)."""
+    return f"auto_close:{tracking_id}"
+
+
+def _guard(doc: Document) -> Document:
+    """A filter matching the case only while the fields the rules read are as in ``doc``.
+
+    ``{field: None}`` matches a missing field too, so an absent deadline stays absent.
+    """
+    return {"_id": doc["_id"]} | {path: field_value(doc, path) for path in POLICY_FIELDS}
+
+
+def _live_fields(live: LiveDeadline | None) -> Document | None:
+    return None if live is None else {"kind": str(live.kind), "at": live.at}
+
+
+def _same(stored: Any, computed: Any) -> bool:
+    """Whether a stored value equals a computed one, to MongoDB's millisecond precision."""
+    if isinstance(stored, datetime) and isinstance(computed, datetime):
+        return abs(stored - computed) < _MILLISECOND
+    if isinstance(stored, dict) and isinstance(computed, dict):
+        return stored.keys() == computed.keys() and all(
+            _same(stored[k], computed[k]) for k in stored
+        )
+    return bool(stored == computed)
+
+
+class Escalation:
+    """Keeps every case's timer and fires reminders, escalations and automatic closes."""
+
+    def __init__(self, ctx: ServiceContext, lease: timedelta, batch: int) -> None:
+        self._ctx = ctx
+        self._complaints = ctx.store.complaints
+        self._lease = lease
+        self._batch = batch
+
+    def _plan(self, doc: Document) -> tuple[CaseClock, Plan]:
+        case = CaseClock.from_document(doc)
+        return case, plan(self._ctx.settings.sla, self._ctx.calendar, case)
+
+    # --- events: recompute the timer ----------------------------------------------------
+
+    async def on_event(self, raw: bytes, message: RabbitMessage) -> None:
+        """Recompute the timer of the case a ``complaint.*`` event is about."""
+        try:
+            ref = _EventRef.model_validate_json(raw)
+        except ValidationError as exc:
+            await refuse(message, "event without a valid tracking_id", errors=exc.error_count())
+            return
+        await self.reschedule(ref.tracking_id)
+
+    async def reschedule(self, tracking_id: str) -> datetime | None:
+        """Store when the case's next step is due, from the case as it is stored now."""
+        for _ in range(_RESCHEDULE_ATTEMPTS):
+            doc = await self._complaints.find_one({"_id": tracking_id}, _PROJECTION)
+            if doc is None:
+                log.info(
+                    "event about an unknown case; no timer", extra={"tracking_id": tracking_id}
+                )
+                return None
+            case, the_plan = self._plan(doc)
+            if case.status is None:
+                log.warning(
+                    "case has a status this version does not know; no timer",
+                    extra={"tracking_id": tracking_id, "status": str(doc.get("status"))},
+                )
+            if await self._store_next(doc, the_plan):
+                return the_plan.next_at
+        # Someone changes the case faster than we read it: their event brings us back.
+        log.warning(
+            "case kept changing; timer left for its next event", extra={"tracking_id": tracking_id}
+        )
+        return None
+
+    async def _store_next(self, doc: Document, the_plan: Plan) -> bool:
+        """Write the plan's next time, unless the case changed since ``doc`` was read."""
+        stored = doc.get("escalation") or {}
+        live = _live_fields(the_plan.live)
+        next_at = the_plan.next_at
+        if (
+            "live" in stored
+            and _same(stored["live"], live)
+            and _same(stored.get("next_at"), next_at)
+        ):
+            return True  # nothing to write (the usual answer to our own events)
+        update: Document = {"$set": {"escalation.live": live}}
+        if next_at is None:
+            update["$unset"] = {"escalation.next_at": ""}
+        else:
+            update["$set"]["escalation.next_at"] = next_at
+        result = await self._complaints.update_one(_guard(doc), update)
+        return result.matched_count == 1
+
+    async def backfill(self) -> int:
+        """Give a timer to every open case that never had one (older than this service)."""
+        count = 0
+        cursor = self._complaints.find(
+            {"status": {"$in": _TIMED}, "escalation": {"$exists": False}}, {"_id": 1}
+        )
+        async for doc in cursor:
+            await self.reschedule(str(doc["_id"]))
+            count += 1
+        if count:
+            log.info("timers set for cases that had none", extra={"count": count})
+        return count
+
+    # --- the scanner: fire what is due ----------------------------------------------------
+
+    async def scan_once(self) -> int:
+        """Claim and handle every case whose next step is due now; how many were handled."""
+        handled = 0
+        while handled < self._batch:
+            now = self._ctx.clock.now()
+            doc = await self._complaints.find_one_and_update(
+                {"escalation.next_at": {"$lte": now}},
+                # The claim: other replicas skip the case until the lease ends.
+                {"$set": {"escalation.next_at": now + self._lease}},
+                sort=[("escalation.next_at", 1)],
+                projection=_PROJECTION,
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:
+                break
+            handled += 1
+            try:
+                await self._handle_due(doc, now)
+            except Exception:
+                # The lease keeps the case until it ends; then any replica tries again.
+                log.exception(
+                    "due case not handled; retried when its claim ends",
+                    extra={"tracking_id": str(doc["_id"])},
+                )
+        return handled
+
+    async def run(self, stop: asyncio.Event, interval: float) -> None:
+        """Scan until ``stop`` is set: at start (catching up), then every ``interval`` s."""
+        try:
+            await self.backfill()
+        except Exception:
+            log.exception("backfill of timers failed; events and the next start retry it")
+        while not stop.is_set():
+            try:
+                await self.scan_once()
+            except Exception:
+                log.exception("escalation scan failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def _handle_due(self, doc: Document, now: datetime) -> None:
+        case, the_plan = self._plan(doc)
+        if the_plan.auto_close_due(now):
+            await self._auto_close(doc, case, now)
+        else:
+            # In ladder order; a step that cannot be recorded (another replica did, or the
+            # case changed) ends this pass: the next claim sees the case as it is then.
+            for rung in the_plan.due(now):
+                if not await self._fire(doc, case, rung, now):
+                    break
+        await self.reschedule(case.tracking_id)
+
+    async def _fire(self, doc: Document, case: CaseClock, rung: Rung, now: datetime) -> bool:
+        """Record step ``rung`` as fired and publish its event and notice, once."""
+        tid = case.tracking_id
+        agency = responsible_agency(case, rung.deadline)
+        status = case.status or Status.RECEIVED  # the plan has no rung for an unknown status
+        event: ComplaintReminder | ComplaintEscalated
+        if rung.is_reminder:
+            event = ComplaintReminder(
+                message_id=step_event_id(tid, rung),
+                tracking_id=tid,
+                occurred_at=now,
+                status=status,
+                deadline_kind=str(rung.deadline.kind),
+                deadline=rung.deadline.at,
+                agency=agency,
+                target=rung.target,
+            )
+        else:
+            event = ComplaintEscalated(
+                message_id=step_event_id(tid, rung),
+                tracking_id=tid,
+                occurred_at=now,
+                status=status,
+                level=rung.level,
+                target=rung.target,
+                deadline_kind=str(rung.deadline.kind),
+                deadline=rung.deadline.at,
+                agency=agency,
+            )
+        tz = self._ctx.settings.timezone
+        notice = EscalationNotice(
+            message_id=notice_id(tid, rung),
+            tracking_id=tid,
+            level=rung.level,
+            target=rung.target,
+            agency=agency,
+            deadline_kind=str(rung.deadline.kind),
+            deadline=rung.deadline.at,
+            occurred_at=now,
+            summary=notices.summary(tid, rung, agency, tz),
+        )
+        messages = [
+            OutboxMessage.of(topology.EVENTS, event_routing_key(event), event),
+            OutboxMessage.of(
+                topology.OVERSIGHT, oversight_routing_key(rung.target, agency), notice
+            ),
+        ]
+        entry = {
+            "at": now,
+            "step": "remind" if rung.is_reminder else "escalate",
+            "actor": str(Actor.CLOCK),
+            "to": str(status),
+            "note": notices.timeline_note(rung, tz),
+        }
+        update = with_pending(
+            {"$push": {"escalation.fired": rung.key, "timeline": entry}},
+            messages,
+            now,
+            self._ctx.grace,
+        )
+        result = await self._complaints.update_one(
+            _guard(doc) | {"escalation.fired": {"$ne": rung.key}}, update
+        )
+        if result.matched_count == 0:
+            log.info(
+                "step not fired: already fired or the case changed",
+                extra={"tracking_id": tid, "step": rung.key},
+            )
+            return False
+        await self._ctx.failpoints.reached("escalation.after_fire")
+        await self._ctx.outbox.deliver(tid, messages)
+        log.info(
+            "escalation step fired",
+            extra={
+                "tracking_id": tid,
+                "step": rung.key,
+                "level": rung.level,
+                "target": str(rung.target),
+                "agency": agency,
+            },
+        )
+        return True
+
+    async def _auto_close(self, doc: Document, case: CaseClock, now: datetime) -> None:
+        """Close a resolved case the reporter did not reply to in time (step ``auto_close``)."""
+        tid = case.tracking_id
+        current = case.status or Status.RESOLVED
+        target = lifecycle.transition("auto_close", current, Actor.CLOCK)
+        closed = ComplaintClosed(
+            message_id=auto_close_id(tid),
+            tracking_id=tid,
+            occurred_at=now,
+            status=target,
+            reason="no_reply",
+        )
+        messages = [OutboxMessage.of(topology.EVENTS, event_routing_key(closed), closed)]
+        update = with_pending(
+            {
+                "$set": {
+                    "status": str(target),
+                    "closed_at": now,
+                    "close_reason": "no_reply",
+                    "updated_at": now,
+                    "escalation.live": None,
+                },
+                "$unset": {"escalation.next_at": ""},
+                "$push": {
+                    "timeline": {
+                        "at": now,
+                        "step": "auto_close",
+                        "actor": str(Actor.CLOCK),
+                        "from": str(current),
+                        "to": str(target),
+                        "note": notices.AUTO_CLOSE_NOTE,
+                    }
+                },
+            },
+            messages,
+            now,
+            self._ctx.grace,
+        )
+        result = await self._complaints.update_one(
+            {
+                "_id": tid,
+                "status": {"$in": lifecycle.sources_of("auto_close")},
+                "deadlines.auto_close": field_value(doc, "deadlines.auto_close"),
+            },
+            update,
+        )
+        if result.matched_count == 0:
+            log.info("automatic close not applied: the case changed", extra={"tracking_id": tid})
+            return
+        await self._ctx.outbox.deliver(tid, messages)
+        log.info("case closed: no reply from the reporter", extra={"tracking_id": tid})
