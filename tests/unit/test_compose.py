@@ -1,0 +1,257 @@
+"""docker-compose.yml and the RabbitMQ definitions, read as a deployer's Compose would.
+
+What Compose itself accepts is checked by ``.ci/compose-check``; here: the promises the
+file makes (a service per role, health checks, restarts, volumes, a RabbitMQ user per
+service and no ``guest``, replicas possible) and that the users' permissions fit the
+topology the services declare.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from shared import topology
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+LAPOR_SERVICES = ("intake", "verification", "routing", "escalation")
+VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
+
+
+def interpolate(value: Any, env: dict[str, str]) -> Any:
+    """Compose's ``${VAR}``, ``${VAR:-default}`` and ``${VAR:?error}``, for these tests."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, operator, argument = match.groups()
+        if env.get(name):
+            return env[name]
+        if operator in (":?", "?"):
+            raise LookupError(f"{name}: {argument}")
+        return argument or ""
+
+    return VARIABLE.sub(substitute, value)
+
+
+def secrets_env() -> dict[str, str]:
+    """What a filled-in .env gives: every empty variable of .env.example, set."""
+    names = re.findall(r"^([A-Z][A-Z0-9_]*)=$", (ROOT / ".env.example").read_text(), re.M)
+    return {name: f"{name.lower()}-0123456789" for name in names}
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return data
+
+
+@pytest.fixture(scope="module")
+def compose(raw: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = interpolate(raw, secrets_env())
+    return data
+
+
+@pytest.fixture(scope="module")
+def definitions() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((ROOT / "deploy/rabbitmq/definitions.json").read_text())
+    return data
+
+
+def amqp_user(compose: dict[str, Any], service: str) -> str:
+    url = compose["services"][service]["environment"]["LAPOR_AMQP_URL"]
+    return urlsplit(url).username or ""
+
+
+def test_it_runs_the_broker_the_database_and_every_service(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {"rabbitmq", "mongodb", *LAPOR_SERVICES}
+    assert compose["services"]["rabbitmq"]["image"] == "rabbitmq:3.13-management"
+    assert compose["services"]["mongodb"]["image"] == "mongo:7"
+    for name in LAPOR_SERVICES:
+        service = compose["services"][name]
+        assert service["command"] == ["run", name]
+        assert service["build"]["context"] == "."
+
+
+def test_every_service_has_a_health_check_and_restarts(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        assert service["healthcheck"]["test"][0] == "CMD", name
+        assert service["restart"] == "unless-stopped", name
+    for name in LAPOR_SERVICES:
+        test = compose["services"][name]["healthcheck"]["test"]
+        assert test[1:3] == ["lapor", "health"], name
+
+
+def test_the_services_start_once_the_broker_and_database_are_healthy(
+    compose: dict[str, Any],
+) -> None:
+    for name in LAPOR_SERVICES:
+        depends = compose["services"][name]["depends_on"]
+        assert depends == {
+            "rabbitmq": {"condition": "service_healthy"},
+            "mongodb": {"condition": "service_healthy"},
+        }
+
+
+def test_the_mongodb_health_check_makes_the_replica_set_once(compose: dict[str, Any]) -> None:
+    mongodb = compose["services"]["mongodb"]
+    assert mongodb["command"][:2] == ["--replSet", "rs0"]
+    script = mongodb["healthcheck"]["test"][-1]
+    assert "rs.initiate" in script
+    assert "isWritablePrimary" in script
+    for name in LAPOR_SERVICES:
+        url = compose["services"][name]["environment"]["LAPOR_MONGO_URL"]
+        assert "replicaSet=rs0" in url
+
+
+def test_data_lives_in_named_volumes(compose: dict[str, Any]) -> None:
+    declared = set(compose["volumes"])
+    expected = {"rabbitmq": "/var/lib/rabbitmq", "mongodb": "/data/db"}
+    for name, target in expected.items():
+        sources = {
+            volume.split(":")[0]
+            for volume in compose["services"][name]["volumes"]
+            if volume.split(":")[1] == target
+        }
+        assert sources and sources <= declared, name
+    # The node name (and so its data directory) must survive re-creating the container.
+    assert compose["services"]["rabbitmq"]["hostname"] == "rabbitmq"
+
+
+def test_each_service_has_its_own_rabbitmq_user_and_none_is_guest(
+    compose: dict[str, Any],
+) -> None:
+    users = [amqp_user(compose, name) for name in LAPOR_SERVICES]
+    assert len(set(users)) == len(users)
+    assert "guest" not in users
+    for name in LAPOR_SERVICES:
+        url = urlsplit(compose["services"][name]["environment"]["LAPOR_AMQP_URL"])
+        assert url.path == "/lapor"
+        assert url.password, f"{name}: a password from the environment"
+        assert url.hostname == "rabbitmq"
+
+
+def test_no_secret_is_written_in_the_file(raw: dict[str, Any]) -> None:
+    for name in LAPOR_SERVICES:
+        env = raw["services"][name]["environment"]
+        assert env["LAPOR_PII_KEY"].startswith("${LAPOR_PII_KEY:?")
+        assert re.fullmatch(
+            r"amqp://[a-z-]+:\$\{LAPOR_RABBITMQ_[A-Z]+_PASSWORD:\?[^}]+\}@rabbitmq:5672/lapor",
+            env["LAPOR_AMQP_URL"],
+        )
+    for value in raw["services"]["rabbitmq"]["environment"].values():
+        assert value.startswith("${") and ":?" in value
+
+
+def test_compose_refuses_to_start_without_the_pii_key(raw: dict[str, Any]) -> None:
+    env = secrets_env()
+    del env["LAPOR_PII_KEY"]
+    with pytest.raises(LookupError, match="LAPOR_PII_KEY"):
+        interpolate(raw, env)
+
+
+def test_services_can_be_scaled(compose: dict[str, Any]) -> None:
+    for name in LAPOR_SERVICES:
+        service = compose["services"][name]
+        assert "container_name" not in service, name
+        assert "ports" not in service, name
+
+
+def test_the_definitions_create_each_services_user_and_no_guest(
+    compose: dict[str, Any], definitions: dict[str, Any]
+) -> None:
+    users = {user["name"] for user in definitions["users"]}
+    assert "guest" not in users
+    assert [vhost["name"] for vhost in definitions["vhosts"]] == ["lapor"]
+    granted = {p["user"] for p in definitions["permissions"] if p["vhost"] == "lapor"}
+    for name in LAPOR_SERVICES:
+        user = amqp_user(compose, name)
+        assert user in users and user in granted, user
+    for user in definitions["users"]:
+        assert "password_hash" not in user
+        assert re.fullmatch(r"\{\{LAPOR_RABBITMQ_[A-Z]+_PASSWORD\}\}", user["password"])
+
+
+def test_each_users_password_is_the_one_its_service_connects_with(
+    raw: dict[str, Any], definitions: dict[str, Any]
+) -> None:
+    placeholders = {u["name"]: u["password"].strip("{}") for u in definitions["users"]}
+    for name in LAPOR_SERVICES:
+        url = raw["services"][name]["environment"]["LAPOR_AMQP_URL"]
+        user = url.removeprefix("amqp://").split(":")[0]
+        assert f"${{{placeholders[user]}:?" in url
+        assert placeholders[user] in raw["services"]["rabbitmq"]["environment"]
+
+
+def _permissions(definitions: dict[str, Any], user: str) -> dict[str, str]:
+    [grant] = [p for p in definitions["permissions"] if p["user"] == user]
+    return {kind: str(grant[kind]) for kind in ("configure", "write", "read")}
+
+
+def _allows(pattern: str, name: str) -> bool:
+    return re.search(pattern, name) is not None  # RabbitMQ matches anywhere, like search
+
+
+def test_every_service_may_declare_the_whole_topology(
+    compose: dict[str, Any], definitions: dict[str, Any]
+) -> None:
+    # Each service declares every exchange and queue at start, and may be the first to do
+    # so: creating a queue with a dead-letter exchange needs configure and read on the
+    # queue and write on lapor.dlx; binding needs write on the queue, read on the exchange.
+    queues = [spec.name for spec in topology.QUEUES]
+    for name in LAPOR_SERVICES:
+        grant = _permissions(definitions, amqp_user(compose, name))
+        for resource in (*topology.EXCHANGES, *queues):
+            assert _allows(grant["configure"], resource), (name, resource)
+            assert _allows(grant["read"], resource), (name, resource)
+        for queue in queues:
+            assert _allows(grant["write"], queue), (name, queue)
+        assert _allows(grant["write"], topology.DLX), name
+
+
+def test_services_may_publish_what_their_outboxes_hold_but_no_report_or_command(
+    compose: dict[str, Any], definitions: dict[str, Any]
+) -> None:
+    # Any replica's outbox relay may publish any service's pending messages, so each
+    # service may write every exchange a service publishes to. Reports and commands come
+    # from outside (channels, consoles, agencies): no service may forge them.
+    for name in LAPOR_SERVICES:
+        grant = _permissions(definitions, amqp_user(compose, name))
+        for exchange in (topology.EVENTS, topology.OUTBOUND, topology.OPD, topology.OVERSIGHT):
+            assert _allows(grant["write"], exchange), (name, exchange)
+        for exchange in (topology.INTAKE, topology.COMMANDS):
+            assert not _allows(grant["write"], exchange), (name, exchange)
+        # A channel's own queue holds its reporters' contacts: no service reads it.
+        assert not _allows(grant["read"], "channel.email"), name
+
+
+def test_only_routing_may_declare_agency_queues(
+    compose: dict[str, Any], definitions: dict[str, Any]
+) -> None:
+    agency = topology.agency_queue("dinkes-sumsel").name
+    for name in LAPOR_SERVICES:
+        grant = _permissions(definitions, amqp_user(compose, name))
+        assert _allows(grant["configure"], agency) == (name == "routing"), name
+
+
+def test_the_broker_renders_its_definitions_from_the_environment(compose: dict[str, Any]) -> None:
+    rabbitmq = compose["services"]["rabbitmq"]
+    assert rabbitmq["entrypoint"] == ["bash", "/etc/lapor/rabbitmq/entrypoint.sh"]
+    assert "/run/lapor" in rabbitmq["tmpfs"]
+    conf = (ROOT / "deploy/rabbitmq/rabbitmq.conf").read_text()
+    assert re.search(r"^load_definitions\s*=\s*/run/lapor/definitions.json$", conf, re.M)
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in rabbitmq["volumes"]}
+    assert mounts["/etc/lapor/rabbitmq"] == "./deploy/rabbitmq"
+    assert mounts["/etc/rabbitmq/conf.d/90-lapor.conf"] == "./deploy/rabbitmq/rabbitmq.conf"
