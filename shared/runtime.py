@@ -46,6 +46,18 @@ async def raw_body(message: StreamMessage[Any]) -> bytes:
     return body
 
 
+#: Header a replayed dead letter carries: the routing key it was first published with.
+ORIGINAL_ROUTING_KEY = "x-lapor-original-routing-key"
+
+
+def routing_key_of(message: RabbitMessage) -> str:
+    """The key a message was published with, also when it was replayed from dead letters."""
+    original = (message.headers or {}).get(ORIGINAL_ROUTING_KEY)
+    if isinstance(original, str | bytes) and original:
+        return original.decode() if isinstance(original, bytes) else original
+    return message.raw_message.routing_key or ""
+
+
 async def refuse(message: RabbitMessage, reason: str, **details: object) -> None:
     """Dead-letter a message that can never be processed (no redelivery), with a log."""
     log.warning("message refused", extra={"reason": reason, **details})

@@ -8,7 +8,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from services.intake.handlers import Intake
 from shared import topology
 from shared.clock import Clock
-from shared.runtime import Service, ServiceContext, build_service, raw_body
+from shared.runtime import Service, ServiceContext, build_service, raw_body, routing_key_of
 from shared.settings import IntakeSettings
 
 NAME = "intake"
@@ -36,7 +36,7 @@ def create(settings: IntakeSettings | None = None, clock: Clock | None = None) -
             description="ReportSubmitted from any channel (lapor.intake, channel.#)",
         )
         async def on_report(body: bytes, message: RabbitMessage) -> None:
-            await intake.take_in(body, message.raw_message.routing_key or "", message.message_id)
+            await intake.take_in(body, routing_key_of(message), message.message_id)
 
         @ctx.broker.subscriber(
             topology.subscription(topology.INTAKE_STATUS_RELAY),

@@ -12,7 +12,7 @@ from services.routing.registry import AgencyQueues, active_agencies
 from services.routing.settings import RoutingSettings
 from shared import topology
 from shared.clock import Clock
-from shared.runtime import Service, ServiceContext, build_service, raw_body, refuse
+from shared.runtime import Service, ServiceContext, build_service, raw_body, refuse, routing_key_of
 from shared.settings import LaporSettings
 
 NAME = "routing"
@@ -58,7 +58,7 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
         )
         async def on_command(body: bytes, message: RabbitMessage) -> None:
             try:
-                await routing.handle_command(body, message.raw_message.routing_key or "")
+                await routing.handle_command(body, routing_key_of(message))
             except Refused as refused:
                 await refuse(message, refused.reason, **refused.details)
 
