@@ -11,9 +11,13 @@ The ``complaints`` document (``_id`` = tracking ID), by who writes which fields:
   fingerprints, has_contact} raw_sealed unknown_fields status submitted_at received_at
   updated_at deadlines.verification timeline[]``
 - verification: ``checks[] category severity kind anonymous confidential duplicate_of
-  verified_at archive_reason question``
-- routing: ``agency agency_name agency_tz hops[] dispatched_at deadlines.follow_up
-  deadlines.resolution first_answer_at resolved_at deadlines.auto_close rating``
+  verified_at archive_reason question``; also ``suggestion{category, severity}``,
+  ``text_terms[] dedup_keys[]`` (the duplicate look-up), ``duplicates[]`` (on an original:
+  the cases archived as its duplicates), ``archived_at``, ``agency_hint`` (when the admin
+  names the agency) and ``deadlines.verification`` (restarted when a deferred case resumes)
+- routing: ``agency agency_name agency_tz hop hops[] dispatched_at deadlines.follow_up
+  deadlines.resolution first_answer_at resolved_at final_answer deadlines.auto_close
+  additions[] reopened_at reopen_count rating rated_at closed_at close_reason``
 - escalation: ``escalation{next_at, ...}`` and the auto-close step.
 - every writer: ``status`` (only through a step of :mod:`shared.lifecycle`, guarded by the
   expected current status), ``timeline[]`` entries ``{at, step, actor, by?, from?, to,
@@ -97,6 +101,7 @@ class Store:
                 IndexModel([("agency", ASCENDING), ("status", ASCENDING)], name="agency_status"),
                 IndexModel([("reporter.fingerprints", ASCENDING)], name="reporter_fingerprints"),
                 IndexModel([("received_at", ASCENDING)], name="received_at"),
+                IndexModel([("dedup_keys", ASCENDING)], name="dedup_keys"),
             ]
         )
         await self.quarantine.create_indexes(

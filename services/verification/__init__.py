@@ -1,0 +1,1 @@
+"""Verification: automatic checks on every received report, then the admin's decision."""

@@ -1,0 +1,53 @@
+"""Verification's wiring: which queue feeds which use case. No logic here."""
+
+from __future__ import annotations
+
+from faststream import AckPolicy
+from faststream.rabbit.annotations import RabbitMessage
+
+from services.verification.handlers import Verification
+from services.verification.settings import VerificationSettings
+from shared import topology
+from shared.clock import Clock
+from shared.runtime import Service, ServiceContext, build_service, raw_body
+
+NAME = "verification"
+
+
+def create(settings: VerificationSettings | None = None, clock: Clock | None = None) -> Service:
+    """The verification service, ready to start."""
+    settings = settings or VerificationSettings()
+
+    def register(ctx: ServiceContext) -> None:
+        verification = Verification(
+            ctx,
+            settings.verification,
+            verification_deadline=lambda at: ctx.settings.sla.verification_deadline(
+                ctx.calendar, at
+            ),
+        )
+
+        @ctx.broker.subscriber(
+            topology.subscription(topology.VERIFICATION_RECEIVED),
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=raw_body,
+            no_reply=True,
+            title="verification.received",
+            description="complaint.received (automatic checks) and complaint.information_added "
+            "(a deferred case resumes)",
+        )
+        async def on_event(body: bytes, message: RabbitMessage) -> None:
+            await verification.on_event(body, message)
+
+        @ctx.broker.subscriber(
+            topology.subscription(topology.VERIFICATION_DECISIONS),
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=raw_body,
+            no_reply=True,
+            title="verification.decisions",
+            description="verification.decide: the admin verifies, defers, refers or archives",
+        )
+        async def on_decision(body: bytes, message: RabbitMessage) -> None:
+            await verification.on_decision(body, message)
+
+    return build_service(NAME, settings, register, clock)

@@ -1,0 +1,500 @@
+"""The automatic checks on a received report — pure, no IO.
+
+Each check is a small function that returns a :class:`~shared.contract.CheckFinding`
+(a reason code and a detail for the admin, in English) or None when the report passes.
+What the policy does with each code is decided in :mod:`services.verification.policy`:
+
+====================  =========================================================  ==========
+code                  meaning                                                    default
+====================  =========================================================  ==========
+too_short             fewer meaningful words than the policy's minimum           review
+too_general           a *pengaduan* naming no place, institution or "di <Name>"  review
+                      and sent without a location
+private_sector        only private companies' services (Shopee, Gojek, BCA …)    archive
+scope_unclear         private and public services named; a company of mixed      review
+                      ownership (Telkomsel); or only "toko", "PT", "swasta"
+abusive               insults, with little else in the text                      archive
+offensive_language    a real complaint written with an insult in it              review
+spam                  links only, repeated characters, or promotion              archive
+spam_suspected        one promotional word (``promo``, ``pinjol`` …)             review
+duplicate             near-identical to an open case received earlier (or        archive
+                      similar, from the same reporter)
+====================  =========================================================  ==========
+
+Word lists are deliberately short, and configurable where they are policy (which
+companies are private). Matching works on whole words, case-insensitively, so *anjing*
+in "anjing liar menggigit warga" (stray dogs biting residents: a real complaint) is not
+an insult, while "dasar anjing" is.
+
+Duplicates are found by the Jaccard similarity of two reports' term sets (meaningful
+words and numbers); :func:`dedup_keys` makes the look-up of candidates exact and small.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from shared.contract import CheckFinding
+from shared.lifecycle import Kind
+
+
+class Code:
+    """The reason codes of the checks (stable: admins' consoles and dashboards key on them)."""
+
+    TOO_SHORT = "too_short"
+    TOO_GENERAL = "too_general"
+    PRIVATE_SECTOR = "private_sector"
+    SCOPE_UNCLEAR = "scope_unclear"
+    ABUSIVE = "abusive"
+    OFFENSIVE_LANGUAGE = "offensive_language"
+    SPAM = "spam"
+    SPAM_SUSPECTED = "spam_suspected"
+    DUPLICATE = "duplicate"
+
+
+# --- words ----------------------------------------------------------------------------------
+
+_URL = re.compile(
+    r"(?:https?://|www\.)\S+"
+    r"|\b(?:[a-z0-9-]+\.)+(?:com|net|org|id|co|xyz|io|me|ly|link|site|online|top|vip|info)\b"
+    r"(?:/\S*)?",
+    re.IGNORECASE,
+)
+_TOKEN = re.compile(r"[0-9a-z]+(?:-[0-9a-z]+)*")
+
+#: Function words and the fillers of Indonesian complaints, formal and informal (SMS
+#: spellings included); they say nothing about *what* is reported.
+STOPWORDS = frozenset(
+    (
+        "ada", "adalah", "agar", "akan", "aku", "anda", "apa", "apakah", "atas", "atau",
+        "bagaimana", "bagi", "bahwa", "baik", "banyak", "bapak", "beberapa", "begitu", "belum",
+        "berapa", "bisa", "bu", "buat", "dalam", "dan", "dapat", "dari", "dengan", "di", "dia",
+        "dong", "deh", "ga", "gak", "gimana", "hal", "hanya", "harus", "ia", "ibu", "ini",
+        "itu", "jadi", "jangan", "juga", "kah", "kalau", "kami", "kamu", "kan", "kapan",
+        "karena", "ke", "kenapa", "kepada", "ketika", "kita", "kok", "lagi", "lah", "lain",
+        "maka", "mana", "masih", "mau", "melalui", "mengapa", "menjadi", "mereka", "min",
+        "mohon", "namun", "nya", "nggak", "nih", "oleh", "pada", "pak", "para", "pun", "saat",
+        "saja", "sampai", "sangat", "saya", "se", "sebagai", "sebelum", "sedang", "sejak",
+        "sekali", "semua", "sendiri", "seperti", "serta", "sesuai", "setelah", "sih", "siapa",
+        "sini", "situ", "supaya", "sudah", "tak", "tapi", "telah", "tentang", "terhadap",
+        "terima", "kasih", "tersebut", "tetapi", "tidak", "tolong", "tuh", "untuk", "utk",
+        "yang", "yg", "dgn", "tdk", "sdh", "blm", "krn", "sy", "kmi", "ya", "yah", "bahkan",
+        "hingga", "tanpa", "antara", "selama", "bila", "jika", "akibatnya", "akibat",
+        "selain", "sehingga", "padahal", "sementara", "terutama", "kemudian", "lalu", "setiap",
+        "sekitar", "beserta", "justru", "pernah", "sering", "ditambah", "kondisi",
+    )
+)  # fmt: skip
+
+#: Words so common in complaints that they are poor evidence of a duplicate; the
+#: duplicate look-up tries rarer words first (see :func:`dedup_keys`).
+COMMON_TERMS = frozenset(
+    (
+        "warga", "masyarakat", "jalan", "kota", "kabupaten", "kecamatan", "kelurahan", "desa",
+        "pelayanan", "petugas", "laporan", "lapor", "pemerintah", "dinas", "kantor", "sudah",
+        "hari", "minggu", "bulan", "tahun", "rusak", "diperbaiki", "segera", "tindak", "lanjut",
+        "mohon", "tolong", "bantuan", "daerah", "melaporkan", "dilaporkan", "menyampaikan",
+        "disampaikan", "ditindaklanjuti", "menindaklanjuti", "tindaklanjut", "dibiarkan",
+        "mengeluhkan", "keluhan", "pengaduan", "aduan", "lokasi", "tetangga", "seberang",
+        "menunggu", "seminggu", "setengah", "sepanjang", "kejadian", "permasalahan", "masalah",
+    )
+)  # fmt: skip
+
+
+def normalise(text: str) -> str:
+    """Lower-case text in Unicode compatibility form (full-width letters folded)."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def without_links(text: str) -> str:
+    """``text`` with URLs and bare domains replaced by spaces."""
+    return _URL.sub(" ", text)
+
+
+def tokens(text: str) -> list[str]:
+    """The lower-case word and number tokens of ``text``, links left out."""
+    return _TOKEN.findall(normalise(without_links(text)))
+
+
+def _is_meaningful(token: str) -> bool:
+    return (
+        len(token) >= 2
+        and token not in STOPWORDS
+        and any(ch.isalpha() for ch in token)
+        and len(set(token.replace("-", ""))) > 1
+    )
+
+
+def meaningful_words(text: str) -> list[str]:
+    """The tokens that carry content: no stopwords, no bare numbers, no ``aaaa``."""
+    return [t for t in tokens(text) if _is_meaningful(t)]
+
+
+def _term_pattern(term: str) -> str:
+    return re.escape(normalise(term.strip())).replace(r"\ ", r"\s+")
+
+
+@lru_cache(maxsize=64)
+def _matcher(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    alternatives = sorted({_term_pattern(t) for t in terms if t.strip()}, key=len, reverse=True)
+    if not alternatives:
+        return None
+    return re.compile(r"(?<![\w-])(?:" + "|".join(alternatives) + r")(?![\w-])", re.IGNORECASE)
+
+
+def mentions(text: str, terms: Sequence[str]) -> list[str]:
+    """The ``terms`` that occur in ``text`` as whole words, as written there, first seen first."""
+    matcher = _matcher(tuple(terms))
+    if matcher is None:
+        return []
+    found: dict[str, str] = {}
+    for match in matcher.finditer(unicodedata.normalize("NFKC", text)):
+        written = " ".join(match.group(0).split())
+        found.setdefault(written.lower(), written)
+    return list(found.values())
+
+
+# --- content ----------------------------------------------------------------------------------
+
+#: Words that name where something happened: an address, an administrative area or a
+#: public institution. A *pengaduan* needs one of them (or a location) to be acted upon.
+PLACE_MARKERS = (
+    "jl", "jln", "jalan", "gang", "gg", "lorong", "komplek", "kompleks", "perumahan", "perum",
+    "desa", "dusun", "kelurahan", "kel", "kecamatan", "kec", "kabupaten", "kab", "kota",
+    "provinsi", "rt", "rw", "pasar", "simpang", "jembatan", "sungai", "taman", "terminal",
+    "stasiun", "bandara", "pelabuhan", "halte", "sekolah", "sd", "sdn", "smp", "smpn", "sma",
+    "sman", "smk", "smkn", "madrasah", "universitas", "puskesmas", "pustu", "posyandu",
+    "rsud", "rumah sakit", "rs", "kantor", "dinas", "disdukcapil", "dukcapil", "samsat",
+    "dpmptsp", "balai", "masjid", "pln", "pdam", "bpjs",
+)  # fmt: skip
+
+
+def check_content(text: str, min_words: int) -> CheckFinding | None:
+    """``too_short``: the report has fewer than ``min_words`` meaningful words."""
+    count = len(meaningful_words(text))
+    if count >= min_words:
+        return None
+    return CheckFinding(
+        code=Code.TOO_SHORT,
+        detail=f"{count} meaningful words; at least {min_words} are needed to act on it",
+    )
+
+
+#: "di Palembang", "depan Pasar Kuto": a preposition of place before a proper name.
+_NAMED_PLACE = re.compile(r"\b(?:[Dd]i|[Kk]e|[Dd]ekat|[Dd]epan|[Ss]ekitar|[Dd]aerah)\s+[A-Z][\w.]+")
+
+
+def check_specific(text: str, kind: Kind, has_location: bool) -> CheckFinding | None:
+    """``too_general``: a complaint that names no place or institution and has no location."""
+    if kind != Kind.PENGADUAN or has_location:
+        return None
+    if mentions(text, PLACE_MARKERS) or _NAMED_PLACE.search(text):
+        return None
+    return CheckFinding(
+        code=Code.TOO_GENERAL,
+        detail="names no place, address or institution, and no location was given",
+    )
+
+
+# --- scope --------------------------------------------------------------------------------
+
+#: Services run by private companies: out of LAPOR's scope (consumer complaints go to
+#: the company, or to BPKN / YLKI / OJK). Configurable: ``private_sector_terms``.
+DEFAULT_PRIVATE_SECTOR: tuple[str, ...] = (
+    # e-commerce and e-wallets
+    "shopee", "shopeepay", "tokopedia", "lazada", "bukalapak", "blibli", "tiktok shop",
+    "e-commerce", "ecommerce", "marketplace", "toko online", "olshop", "ovo", "gopay",
+    # ride hailing (ojek online)
+    "gojek", "goride", "gofood", "gocar", "grab", "grabfood", "grabcar", "maxim", "shopeefood",
+    "ojek online", "ojol",
+    # private banks, leasing and multifinance
+    "bank swasta", "bca", "bank central asia", "cimb niaga", "danamon", "bank mega", "ocbc",
+    "permata bank", "bank permata", "panin", "maybank", "leasing", "adira", "adira finance",
+    "fif", "bfi finance", "wom finance", "mandiri utama finance", "debt collector",
+    # private mobile operators and internet providers
+    "indosat", "im3", "xl", "xl axiata", "axis", "smartfren", "first media", "biznet",
+    "myrepublic",
+    # retail chains and companies that say what they are
+    "alfamart", "indomaret", "perusahaan swasta", "pt swasta",
+)  # fmt: skip
+
+#: Words for private business in general: a report that names only these may still be
+#: about a public duty (a shop blocking the pavement is the city's business), so an
+#: admin decides. Configurable: ``private_generic_terms``.
+DEFAULT_PRIVATE_GENERIC: tuple[str, ...] = ("toko", "minimarket", "swasta", "pt")
+
+#: Public services (government, BUMN/BUMD, publicly funded programmes): in scope even
+#: when a private name is mentioned too. Configurable: ``public_sector_terms``.
+DEFAULT_PUBLIC_SECTOR: tuple[str, ...] = (
+    "pln", "pdam", "perumda", "tirta musi", "bpjs", "bpjs kesehatan", "bpjs ketenagakerjaan",
+    "puskesmas", "pustu", "posyandu", "rsud", "rumah sakit", "klinik", "sekolah", "sekolah negeri",
+    "sdn", "smpn", "sman", "smkn", "madrasah", "disdukcapil", "dukcapil", "kantor kelurahan",
+    "kantor kecamatan", "kantor desa", "pemerintah desa", "lurah", "camat", "kepala desa",
+    "dinas", "pemda", "pemkot", "pemkab", "pemprov", "satpol pp", "dishub", "samsat",
+    "kantor pos", "pos indonesia", "kai", "krl", "lrt", "damri", "transmusi", "pertamina",
+    "bri", "bni", "bank mandiri", "btn", "bsi", "bank sumsel babel", "bumn", "bumd", "ojk",
+    "telkom", "indihome", "pegadaian", "bulog", "bansos", "pkh", "kip", "kis",
+)  # fmt: skip
+
+#: Companies whose ownership is mixed (e.g. Telkomsel: a subsidiary of state-owned
+#: Telkom with a foreign shareholder): an admin decides. Configurable.
+DEFAULT_AMBIGUOUS_SECTOR: tuple[str, ...] = ("telkomsel",)
+
+
+@dataclass(frozen=True)
+class ScopeRules:
+    """Which names mark a service as private, public or mixed."""
+
+    private: tuple[str, ...] = DEFAULT_PRIVATE_SECTOR
+    private_generic: tuple[str, ...] = DEFAULT_PRIVATE_GENERIC
+    public: tuple[str, ...] = DEFAULT_PUBLIC_SECTOR
+    ambiguous: tuple[str, ...] = DEFAULT_AMBIGUOUS_SECTOR
+
+
+def private_services(text: str, rules: ScopeRules) -> list[str]:
+    """The private-sector services ``text`` names, as written there."""
+    return mentions(text, rules.private)
+
+
+def check_scope(text: str, rules: ScopeRules) -> CheckFinding | None:
+    """``private_sector`` when only private services are named; ``scope_unclear`` when mixed."""
+    private = private_services(text, rules)
+    ambiguous = mentions(text, rules.ambiguous)
+    public = mentions(text, rules.public)
+    if not private and not public and (generic := mentions(text, rules.private_generic)):
+        return CheckFinding(
+            code=Code.SCOPE_UNCLEAR,
+            detail=f"names private business in general ({', '.join(generic)}), no company",
+        )
+    if ambiguous:
+        return CheckFinding(
+            code=Code.SCOPE_UNCLEAR,
+            detail=f"names a company of mixed ownership: {', '.join(ambiguous)}",
+        )
+    if private and public:
+        return CheckFinding(
+            code=Code.SCOPE_UNCLEAR,
+            detail=f"names private ({', '.join(private)}) and public ({', '.join(public)}) "
+            "services",
+        )
+    if private:
+        return CheckFinding(code=Code.PRIVATE_SECTOR, detail=", ".join(private))
+    return None
+
+
+# --- abuse and spam ---------------------------------------------------------------------------
+
+#: Insults in any sentence.
+STRONG_INSULTS = ("bangsat", "bajingan", "keparat", "goblok", "goblog", "tolol", "brengsek",
+                  "kampret", "idiot")  # fmt: skip
+#: Words that are insults only when aimed at someone ("dasar babi", "pejabat babi"),
+#: and ordinary nouns otherwise ("peternakan babi", "anjing liar").
+CONTEXT_INSULTS = ("anjing", "babi", "monyet", "setan")
+#: Words that, next to a context insult, show that it is aimed at someone.
+_ADDRESSEES = frozenset(
+    (
+        "dasar", "lu", "lo", "loe", "elu", "elo", "kau", "kamu", "kalian", "pejabat", "petugas",
+        "pegawai", "pemerintah", "bupati", "walikota", "gubernur", "camat", "lurah", "dprd",
+        "polisi", "aparat", "admin", "pemkot", "pemda"
+    )
+)  # fmt: skip
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a"})
+_RUNS = re.compile(r"(.)\1+")
+
+
+def _folded(token: str) -> str:
+    """A token with leetspeak undone and stretched letters squeezed (``g0bloook``: goblok)."""
+    return _RUNS.sub(r"\1", token.translate(_LEET))
+
+
+_STRONG = frozenset(_folded(w) for w in STRONG_INSULTS)
+_CONTEXT = frozenset(_folded(w) for w in CONTEXT_INSULTS)
+
+
+def insults(text: str) -> list[str]:
+    """The insults in ``text``, one entry per occurrence (folded spelling)."""
+    words = [_folded(t) for t in re.findall(r"[\w@]+", normalise(without_links(text)))]
+    found: list[str] = []
+    for i, word in enumerate(words):
+        if word in _STRONG:
+            found.append(word)
+        elif word in _CONTEXT:
+            neighbours = set(words[max(i - 1, 0) : i]) | set(words[i + 1 : i + 2])
+            if neighbours & _ADDRESSEES:
+                found.append(word)
+    return found
+
+
+def check_abuse(text: str, min_words: int) -> CheckFinding | None:
+    """``abusive`` when insults outweigh the content; ``offensive_language`` when not."""
+    found = insults(text)
+    if not found:
+        return None
+    folded_insults = _STRONG | _CONTEXT
+    substance = [
+        w for w in meaningful_words(text) if _folded(w) not in folded_insults | _ADDRESSEES
+    ]
+    detail = (
+        f"{len(found)} insult(s) ({', '.join(sorted(set(found)))}); {len(substance)} other words"
+    )
+    if len(substance) < min_words or len(found) >= 3 or 4 * len(found) >= len(substance):
+        return CheckFinding(code=Code.ABUSIVE, detail=detail)
+    return CheckFinding(code=Code.OFFENSIVE_LANGUAGE, detail=detail)
+
+
+#: Phrases of advertising, online gambling and loan offers.
+PROMOTIONAL_PHRASES = (
+    "promo", "slot gacor", "slot online", "gacor", "maxwin", "judi online", "judol", "togel",
+    "pinjol", "pinjaman online cepat cair", "cepat cair", "tanpa bi checking", "bonus deposit",
+    "bonus new member", "deposit", "daftar sekarang", "klik link", "klik di sini", "gratis ongkir",
+    "diskon", "cashback", "jackpot", "dijamin menang",
+)  # fmt: skip
+_REPEATED = re.compile(r"(\S)\1{3,}")
+
+
+def _repetition_dominates(text: str) -> bool:
+    visible = re.sub(r"\s+", "", text)
+    if not visible:
+        return False
+    repeated = sum(len(m.group(0)) for m in _REPEATED.finditer(visible))
+    if repeated / len(visible) >= 0.3:
+        return True
+    words = tokens(text)
+    longest = run = 1
+    for previous, word in itertools.pairwise(words):
+        run = run + 1 if word == previous else 1
+        longest = max(longest, run)
+    return len(words) >= 5 and longest >= 5
+
+
+def check_spam(text: str) -> CheckFinding | None:
+    """``spam`` for links only, repeated characters or promotion; ``spam_suspected`` for a hint."""
+    links = _URL.findall(text)
+    if links and len(meaningful_words(text)) < 3:
+        return CheckFinding(code=Code.SPAM, detail=f"only links ({len(links)})")
+    if _repetition_dominates(text):
+        return CheckFinding(code=Code.SPAM, detail="mostly repeated characters or words")
+    promotion = mentions(text, PROMOTIONAL_PHRASES)
+    score = len(promotion) + (1 if promotion and links else 0)
+    if score >= 2:
+        return CheckFinding(
+            code=Code.SPAM, detail=f"promotion: {', '.join(p.lower() for p in promotion)}"
+        )
+    if score == 1:
+        return CheckFinding(code=Code.SPAM_SUSPECTED, detail=f"promotion: {promotion[0].lower()}")
+    return None
+
+
+# --- duplicates -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DuplicateRules:
+    """When an open case counts as the same report."""
+
+    #: Jaccard similarity of the two reports' terms, whoever sent them.
+    similarity: float = 0.8
+    #: Jaccard similarity enough when the same reporter sent both (a fingerprint in common).
+    same_reporter_similarity: float = 0.5
+    #: Below this many terms a text says too little to be compared.
+    min_terms: int = 5
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """A case as the duplicate check sees it: when it came, its terms, who sent it."""
+
+    tracking_id: str
+    received_at: datetime
+    terms: frozenset[str]
+    fingerprints: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class DuplicateMatch:
+    """The open case a report duplicates."""
+
+    tracking_id: str
+    similarity: float
+    same_reporter: bool
+
+
+def text_terms(text: str) -> frozenset[str]:
+    """The normalised terms two reports are compared by: meaningful words and numbers."""
+    return frozenset(t for t in tokens(text) if _is_meaningful(t) or t.isdigit())
+
+
+def jaccard(a: Iterable[str], b: Iterable[str]) -> float:
+    """|A ∩ B| / |A ∪ B| of two term sets (0 when both are empty)."""
+    first, second = set(a), set(b)
+    union = first | second
+    return len(first & second) / len(union) if union else 0.0
+
+
+def _term_order(term: str) -> tuple[bool, int, str]:
+    return (term in COMMON_TERMS, -len(term), term)
+
+
+def dedup_keys(terms: Iterable[str], threshold: float) -> list[str]:
+    """The few terms that two sets at least ``threshold``-similar always share one of.
+
+    Prefix filtering: order all terms by one fixed global order (rare-looking first:
+    long, not a common complaint word). If Jaccard(A, B) >= t, then A and B share at
+    least ceil(t·|A|) terms, so the first |A| - ceil(t·|A|) + 1 terms of A and the
+    first |B| - ceil(t·|B|) + 1 terms of B have a term in common. Storing these keys
+    with each case and looking up by them is therefore exact: no near-duplicate above
+    the threshold is missed, and the look-up touches only cases sharing a rare term.
+    """
+    ordered = sorted(set(terms), key=_term_order)
+    if not ordered:
+        return []
+    must_share = max(1, math.ceil(threshold * len(ordered) - 1e-9))
+    return ordered[: len(ordered) - must_share + 1]
+
+
+def find_duplicate(
+    case: OpenCase, candidates: Iterable[OpenCase], rules: DuplicateRules
+) -> DuplicateMatch | None:
+    """The earlier open case ``case`` duplicates, most similar first; None if none does.
+
+    Only a case received *before* this one can be its original, so two reports can never
+    be archived as duplicates of each other.
+    """
+    if len(case.terms) < rules.min_terms:
+        return None
+    best: tuple[float, datetime, str, bool] | None = None
+    for other in candidates:
+        if (other.received_at, other.tracking_id) >= (case.received_at, case.tracking_id):
+            continue
+        similarity = jaccard(case.terms, other.terms)
+        same_reporter = bool(case.fingerprints & other.fingerprints)
+        threshold = (
+            min(rules.same_reporter_similarity, rules.similarity)
+            if same_reporter
+            else rules.similarity
+        )
+        if similarity + 1e-9 < threshold:
+            continue
+        key = (-similarity, other.received_at, other.tracking_id, same_reporter)
+        if best is None or key[:3] < best[:3]:
+            best = key
+    if best is None:
+        return None
+    return DuplicateMatch(tracking_id=best[2], similarity=-best[0], same_reporter=best[3])
+
+
+def check_duplicate(match: DuplicateMatch | None) -> CheckFinding | None:
+    """``duplicate``: the report repeats an open case (named in the detail)."""
+    if match is None:
+        return None
+    who = "same reporter" if match.same_reporter else "another reporter"
+    return CheckFinding(
+        code=Code.DUPLICATE,
+        detail=f"of {match.tracking_id} ({who}, similarity {match.similarity:.2f})",
+    )
