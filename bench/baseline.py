@@ -41,7 +41,9 @@ class Run:
         )
 
 
-HEADER = f"{'pipeline':<34} {'reports':>7} {'reports/s':>10} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9}"
+HEADER = (
+    f"{'pipeline':<34} {'reports':>7} {'reports/s':>10} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9}"
+)
 
 
 async def _relay(
@@ -77,7 +79,9 @@ async def raw_three_hops(amqp_url: str, reports: int, middle_workers: int, prefe
         workers += [(queues[1], names[2])] * middle_workers
         workers += [(queues[2], names[3])]
         for source, target in workers:
-            await _relay(await connection.channel(publisher_confirms=True), source, target, prefetch)
+            await _relay(
+                await connection.channel(publisher_confirms=True), source, target, prefetch
+            )
 
         latencies: list[float] = []
         done = asyncio.Event()

@@ -14,17 +14,22 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.clock import Clock
+from shared.clock import Clock, SystemClock
 from shared.contract import to_json_dict
 
 log = logging.getLogger("lapor.outbox")
+
+#: The outbox waits in real seconds, whatever clock the domain runs on: its grace is about
+#: a publisher process that may have died, not about deadlines (a demo or a test that moves
+#: the domain clock forward must not make in-flight messages look abandoned).
+_REAL_TIME = SystemClock()
 
 Document = dict[str, Any]
 
@@ -69,19 +74,20 @@ class Publisher(Protocol):
     async def publish(self, message: OutboxMessage) -> None: ...
 
 
-def with_pending(
-    update: Document, messages: list[OutboxMessage], now: datetime, grace: timedelta
-) -> Document:
+def with_pending(update: Document, messages: list[OutboxMessage], grace: timedelta) -> Document:
     """``update`` (a MongoDB update document) that also adds ``messages`` to the outbox."""
     merged = {op: dict(fields) for op, fields in update.items()}
     merged.setdefault("$push", {})["outbox"] = {"$each": [m.to_document() for m in messages]}
-    merged.setdefault("$set", {})["outbox_due_at"] = now + grace
+    merged.setdefault("$set", {})["outbox_due_at"] = _REAL_TIME.now() + grace
     return merged
 
 
-def pending_fields(messages: list[OutboxMessage], now: datetime, grace: timedelta) -> Document:
+def pending_fields(messages: list[OutboxMessage], grace: timedelta) -> Document:
     """The fields of a new document whose outbox holds ``messages``."""
-    return {"outbox": [m.to_document() for m in messages], "outbox_due_at": now + grace}
+    return {
+        "outbox": [m.to_document() for m in messages],
+        "outbox_due_at": _REAL_TIME.now() + grace,
+    }
 
 
 class Outbox:
@@ -91,8 +97,8 @@ class Outbox:
         self,
         collection: AsyncCollection[Document],
         publisher: Publisher,
-        clock: Clock,
         grace: timedelta = timedelta(seconds=5),
+        clock: Clock = _REAL_TIME,
     ) -> None:
         self._collection = collection
         self._publisher = publisher

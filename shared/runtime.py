@@ -142,7 +142,6 @@ def build_service(
     outbox = Outbox(
         store.complaints,
         BrokerPublisher(broker),
-        clock,
         grace=timedelta(seconds=settings.outbox_grace_seconds),
     )
     context = ServiceContext(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from pathlib import Path
+from typing import Any, Self
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +52,14 @@ class LaporSettings(BaseSettings):
         if len(raw) != 32:
             raise ValueError("LAPOR_PII_KEY must decode to exactly 32 bytes")
         return value
+
+    @classmethod
+    def from_base(cls, base: LaporSettings, **overrides: Any) -> Self:
+        """Settings of this (service's) class sharing ``base``'s values, e.g. a test's."""
+        if isinstance(base, cls) and not overrides:
+            return base
+        shared = {name: getattr(base, name) for name in cls.model_fields if hasattr(base, name)}
+        return cls(**(shared | overrides))
 
     def working_calendar(self) -> WorkingCalendar:
         """The working-day calendar: national holidays, cuti bersama and the operator's."""

@@ -81,7 +81,7 @@ def make_settings(
         "mongo_url": servers.mongo_url,
         "mongo_db": db_name,
         "pii_key": PII_KEY,
-        "outbox_grace_seconds": 1.0,
+        "outbox_grace_seconds": 3.0,
         "outbox_scan_seconds": 0.2,
         "delivery_limit": 3,
     }

@@ -13,13 +13,14 @@ from services.escalation.settings import EscalationSettings
 from shared import topology
 from shared.clock import Clock
 from shared.runtime import Service, ServiceContext, build_service, raw_body
+from shared.settings import LaporSettings
 
 NAME = "escalation"
 
 
-def create(settings: EscalationSettings | None = None, clock: Clock | None = None) -> Service:
+def create(settings: LaporSettings | None = None, clock: Clock | None = None) -> Service:
     """The escalation service, ready to start."""
-    settings = settings or EscalationSettings()
+    settings = EscalationSettings.from_base(settings) if settings else EscalationSettings()
 
     def register(ctx: ServiceContext) -> None:
         escalation = Escalation(

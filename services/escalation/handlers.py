@@ -316,7 +316,6 @@ class Escalation:
         update = with_pending(
             {"$push": {"escalation.fired": rung.key, "timeline": entry}},
             messages,
-            now,
             self._ctx.grace,
         )
         result = await self._complaints.update_one(
@@ -377,7 +376,6 @@ class Escalation:
                 },
             },
             messages,
-            now,
             self._ctx.grace,
         )
         result = await self._complaints.update_one(

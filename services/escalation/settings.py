@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from shared.settings import LaporSettings
@@ -20,12 +18,3 @@ class EscalationSettings(LaporSettings):
     escalation_lease_seconds: float = Field(default=60.0, gt=0)
     #: At most this many due cases are handled in one scan before the loop sleeps again.
     escalation_batch: int = Field(default=200, ge=1)
-
-    @classmethod
-    def from_base(cls, base: LaporSettings, **overrides: Any) -> EscalationSettings:
-        """Escalation settings sharing ``base``'s common values (e.g. a test's settings)."""
-        if isinstance(base, EscalationSettings) and not overrides:
-            return base
-        common = {name: getattr(base, name) for name in LaporSettings.model_fields}
-        own = {name: getattr(base, name) for name in cls.model_fields if hasattr(base, name)}
-        return cls(**(common | own | overrides))

@@ -177,7 +177,7 @@ class Intake:
             ],
         }
         messages = [OutboxMessage.of(topology.EVENTS, "complaint.received", received)]
-        case |= pending_fields(messages, now, self._ctx.grace)
+        case |= pending_fields(messages, self._ctx.grace)
         return case, messages
 
     async def _acknowledge_resend(self, case: Document) -> str:

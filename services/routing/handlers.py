@@ -242,8 +242,7 @@ class Routing:
         ]
         # Before storing: a Disposition to a queue that does not exist yet would be dropped.
         await self._queues.ensure(agencies)
-        now = self._ctx.clock.now()
-        update = with_pending(change.update, change.messages, now, self._ctx.grace)
+        update = with_pending(change.update, change.messages, self._ctx.grace)
         result = await self._complaints.update_one(change.filter, update)
         if result.matched_count == 0:
             log.info(

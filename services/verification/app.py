@@ -10,13 +10,14 @@ from services.verification.settings import VerificationSettings
 from shared import topology
 from shared.clock import Clock
 from shared.runtime import Service, ServiceContext, build_service, raw_body
+from shared.settings import LaporSettings
 
 NAME = "verification"
 
 
-def create(settings: VerificationSettings | None = None, clock: Clock | None = None) -> Service:
+def create(settings: LaporSettings | None = None, clock: Clock | None = None) -> Service:
     """The verification service, ready to start."""
-    settings = settings or VerificationSettings()
+    settings = VerificationSettings.from_base(settings) if settings else VerificationSettings()
 
     def register(ctx: ServiceContext) -> None:
         verification = Verification(

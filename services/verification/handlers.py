@@ -400,7 +400,7 @@ class Verification:
         }
         result = await self._complaints.update_one(
             {"_id": tracking_id, "status": str(Status.RECEIVED)},
-            with_pending(update, messages, now, self._ctx.grace),
+            with_pending(update, messages, self._ctx.grace),
         )
         if not result.matched_count:
             log.info(
@@ -464,7 +464,7 @@ class Verification:
         }
         result = await self._complaints.update_one(
             {"_id": tracking_id, "status": str(Status.DEFERRED), "applied": {"$ne": cause_id}},
-            with_pending(update, messages, now, self._ctx.grace),
+            with_pending(update, messages, self._ctx.grace),
         )
         if not result.matched_count:
             log.info("case changed before it resumed", extra={"tracking_id": tracking_id})
@@ -549,7 +549,7 @@ class Verification:
                     "status": str(current),
                     "applied": {"$ne": command.message_id},
                 },
-                with_pending(update, messages, now, self._ctx.grace),
+                with_pending(update, messages, self._ctx.grace),
             )
             if result.matched_count:
                 await self._ctx.outbox.deliver(tracking_id, messages)
