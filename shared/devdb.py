@@ -30,11 +30,13 @@ change streams and every other command. It is a standalone node that accepts log
 sessions (``lsid`` is ignored) but no retryable-write or transaction numbers.
 
 Differences from a real server: cursors are snapshots taken when the query runs; all
-commands run one at a time; indexes only enforce uniqueness and expiry, so every query
-and write scans its whole collection and slows down as the collection grows;
-duplicate-key errors do not say which index was violated; query and aggregation corner
-cases follow mongomock, and a mongomock failure is reported as an error naming the
-stand-in.
+commands run one at a time; indexes only enforce uniqueness and expiry, not speed: a
+query or write whose filter pins ``_id`` to plain values (``{_id: v}``, ``{$eq: v}``, a
+short ``$in``, also inside a top-level ``$and``) looks its document up directly, and a
+unique index check looks up the documents holding the same key, but every other query
+scans its whole collection and slows down as the collection grows; duplicate-key errors
+do not say which index was violated; query and aggregation corner cases follow mongomock,
+and a mongomock failure is reported as an error naming the stand-in.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ import secrets
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FrameType, TracebackType
@@ -56,7 +59,9 @@ import mockupdb
 import mongomock
 from bson.errors import InvalidDocument
 from bson.int64 import Int64
-from mongomock import filtering
+from bson.objectid import ObjectId
+from mongomock import filtering, helpers
+from mongomock.collection import Collection as _MongomockCollection
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 log = logging.getLogger("lapor.devdb")
@@ -261,12 +266,351 @@ class _Cursor:
     last_used: float = field(default_factory=time.monotonic)
 
 
+# -- looking documents up instead of scanning ------------------------------------------------
+#
+# mongomock scans the whole collection for every query, and again per unique index for every
+# document it inserts or changes. _IndexedCollection looks documents up instead where that
+# gives exactly mongomock's answer: mongomock keeps a collection's documents in a dict keyed
+# by _id, and matches a plain query value with Python's ``==`` (``filter_applies``), which
+# for these types agrees with their hash, so a dict lookup finds every document the filter
+# could match; the whole filter is then applied to what was found. bool and Int64 are ints.
+_PLAIN = (str, int, float, ObjectId, datetime)
+# _id lookups leave out datetimes: mongomock files a document under its _id as given but
+# stores the _id truncated to milliseconds and made naive, so the two can differ.
+_PLAIN_ID = (str, int, float, ObjectId)
+_MAX_ID_LOOKUPS = 32  # an _id $in list longer than this is scanned like any other filter
+_NOT_STORED = object()
+
+
+def _plain_ids(condition: Any) -> list[Any] | None:
+    """The values an ``_id`` condition accepts, when it is equality with plain values."""
+    if isinstance(condition, _PLAIN_ID):
+        return [condition]
+    if isinstance(condition, dict) and len(condition) == 1:
+        ((operator, operand),) = condition.items()
+        if operator == "$eq" and isinstance(operand, _PLAIN_ID):
+            return [operand]
+        if (
+            operator == "$in"
+            and isinstance(operand, list)
+            and len(operand) <= _MAX_ID_LOOKUPS
+            and all(isinstance(value, _PLAIN_ID) for value in operand)
+        ):
+            return list(operand)
+    return None
+
+
+def _id_candidates(query: Any) -> list[Any] | None:
+    """Values one of which a document's ``_id`` must equal to match ``query`` (None: unknown).
+
+    A top-level ``_id`` condition, or one inside a top-level ``$and``, constrains every
+    match; the whole query is still applied to the documents found.
+    """
+    if not isinstance(query, dict):
+        return None
+    if "_id" in query:
+        ids = _plain_ids(query["_id"])
+        if ids is not None:
+            return ids
+    conditions = query.get("$and")
+    if isinstance(conditions, list):
+        for condition in conditions:
+            ids = _id_candidates(condition)
+            if ids is not None:
+                return ids
+    return None
+
+
+def _index_key(document: Mapping[str, Any], fields: list[str]) -> tuple[Any, ...] | None:
+    """The values a document holds for a unique index's fields (None: not plain, see below).
+
+    A field that is missing (or under a missing parent) counts as null, as mongomock's
+    ``{field: None}`` matches it. A document is "not plain" when a field is an array, a
+    sub-document or another type, or sits under a non-document: such documents are checked
+    against every duplicate-key query instead of being filed under a key.
+    """
+    values: list[Any] = []
+    for path in fields:
+        value: Any = document
+        for part in path.split("."):
+            if not isinstance(value, dict):
+                return None
+            if part not in value:
+                value = None
+                break
+            value = value[part]
+        if value is not None and not isinstance(value, _PLAIN):
+            return None
+        values.append(value)
+    return tuple(values)
+
+
+@dataclass
+class _UniqueKeys:
+    """Which stored documents (by store key) hold which key of one unique index.
+
+    A superset: a deleted document's entry lingers until it is next looked at, and
+    candidates are always checked with mongomock's filter, so a stale entry costs time
+    only. Entries are kept right by ``_IndexedCollection``, through which every insert and
+    change goes: mongomock calls ``_ensure_uniques`` for each document it stores or changes.
+    """
+
+    spec: Any  # the index's dict in the store; another object means the index was remade
+    documents: Any  # the store's document dict; another object means it was dropped
+    fields: list[str]
+    buckets: dict[tuple[Any, ...], set[Any]] = field(default_factory=dict)
+    key_of: dict[Any, tuple[Any, ...] | None] = field(default_factory=dict)
+    others: set[Any] = field(default_factory=set)  # documents that are not plain
+
+    def add(self, key: Any, document: Mapping[str, Any] | None) -> None:
+        """File ``key``'s document (None: its values are unknown, check it always)."""
+        self.discard(key)
+        index_key = None if document is None else _index_key(document, self.fields)
+        self.key_of[key] = index_key
+        if index_key is None:
+            self.others.add(key)
+        else:
+            self.buckets.setdefault(index_key, set()).add(key)
+
+    def discard(self, key: Any) -> None:
+        if key not in self.key_of:
+            return
+        index_key = self.key_of.pop(key)
+        if index_key is None:
+            self.others.discard(key)
+            return
+        bucket = self.buckets.get(index_key)
+        if bucket is not None:
+            bucket.discard(key)
+            if not bucket:
+                del self.buckets[index_key]
+
+    def candidates(self, values: tuple[Any, ...]) -> set[Any]:
+        return self.buckets.get(values, set()) | self.others
+
+
+# collection store -> index name -> its keys; weak, so a dropped database's stores go
+_UniqueKeyCache = weakref.WeakKeyDictionary[Any, dict[str, _UniqueKeys]]
+# mongomock's own (untyped) methods that _IndexedCollection builds on
+_collection_init: Callable[..., None] = _MongomockCollection.__init__
+_scan: Callable[[Any, Any], Iterable[Document]] = _MongomockCollection._iter_documents
+_mongomock_update: Callable[..., Any] = _MongomockCollection._update
+_get_value_by_dot: Callable[[Any, str], Any] = helpers.get_value_by_dot
+
+
+class _IndexedCollection(_MongomockCollection):
+    """A mongomock collection that finds documents by ``_id`` and checks unique keys by lookup.
+
+    It replaces two of mongomock's internal methods, keeping their results exactly:
+
+    * ``_iter_documents`` (under every find, count, update and delete): a query that pins
+      ``_id`` to plain values looks its documents up in the store's dict, then applies the
+      whole query with mongomock's own ``filter_applies``;
+    * ``_ensure_uniques``: mongomock's duplicate-key query, applied only to the documents
+      that can match it, found in a map from key values to documents (``_UniqueKeys``).
+
+    Both rely on every document being filed under its own _id. mongomock breaks that when
+    an update fails half-way (a replacement with another _id, ``$set`` of _id followed by
+    a failing operator, or any change of a document-valued _id): it leaves the new _id on
+    a document filed under the old one, so two documents can share an _id. ``_update`` puts
+    the old _id back then; the rest of such a document stays as mongomock leaves it.
+
+    Every insert and change must go through this class (``_Engine._collection`` makes
+    sure): a document changed behind its back would keep a stale unique key. Deletes
+    may go elsewhere.
+    """
+
+    def __init__(self, database: Any, name: str, unique_keys: _UniqueKeyCache) -> None:
+        _collection_init(
+            self,
+            database,
+            name,
+            _db_store=database._store,
+            read_preference=database.read_preference,
+            codec_options=database.codec_options,
+        )
+        self._lapor_unique_keys = unique_keys
+        # (store key, document, its _id) of each document an update in progress has seen
+        self._lapor_seen: list[tuple[Any, Document, Any]] | None = None
+
+    # -- finding documents ------------------------------------------------------------------
+
+    def _iter_documents(self, filter: Any) -> Iterator[Document]:
+        documents = self._matching(filter)
+        if self._lapor_seen is None:
+            return documents
+        return self._noting(documents, self._lapor_seen)
+
+    def _matching(self, filter: Any) -> Iterator[Document]:
+        ids = _id_candidates(filter)
+        if ids is None:
+            return iter(_scan(self, filter))
+        store = self._store
+        store._remove_expired_documents()  # as mongomock does on every read of the store
+        found: list[Document] = []
+        for value in ids:
+            document = store._documents.get(value)
+            if document is not None and all(document is not other for other in found):
+                found.append(document)
+        if len(found) > 1:
+            # several documents must come in the store's (insertion) order: let mongomock scan
+            return iter(_scan(self, filter))
+        if not found:
+            _filter_applies(filter, {})  # mongomock validates a query that meets no document
+            return iter(())
+        return (document for document in found if _filter_applies(filter, document))
+
+    def _noting(
+        self, documents: Iterator[Document], seen: list[tuple[Any, Document, Any]]
+    ) -> Iterator[Document]:
+        for document in documents:
+            seen.append((self._key_of(document), document, document.get("_id")))
+            yield document
+
+    def _key_of(self, document: Document) -> Any:
+        """The key ``document`` is filed under in the store (``_NOT_STORED``: it is not)."""
+        documents = self._store._documents
+        document_id = document.get("_id")
+        key = helpers.hashdict(document_id) if isinstance(document_id, dict) else document_id
+        try:
+            if documents.get(key) is document:
+                return key
+        except TypeError:  # an unhashable _id, left by a failed update
+            pass
+        for key, stored in documents.items():  # its _id is not what it is filed under
+            if stored is document:
+                return key
+        return _NOT_STORED
+
+    # -- updates ----------------------------------------------------------------------------
+
+    def _update(self, *args: Any, **kwargs: Any) -> Any:
+        seen: list[tuple[Any, Document, Any]] = []
+        outer, self._lapor_seen = self._lapor_seen, seen
+        try:
+            return _mongomock_update(self, *args, **kwargs)
+        except BaseException:
+            self._after_failed_update(seen)
+            raise
+        finally:
+            self._lapor_seen = outer
+
+    def _after_failed_update(self, seen: list[tuple[Any, Document, Any]]) -> None:
+        """Give the documents a failed update touched their own _id back; refile their keys."""
+        documents = self._store._documents
+        unique_keys = self._valid_unique_keys()
+        for key, document, document_id in seen:
+            stored = documents.get(key) if key is not _NOT_STORED else None
+            if stored is None:
+                continue
+            if (
+                stored is document
+                and "_id" in document
+                and not isinstance(document["_id"], dict)  # never equal to a plain value
+                and document["_id"] != key
+            ):
+                document["_id"] = document_id
+            for keys in unique_keys:
+                keys.add(key, stored)
+
+    # -- unique indexes ---------------------------------------------------------------------
+
+    def _ensure_uniques(self, new_data: Document) -> None:
+        """mongomock's check (``new_data`` is already stored): 11000 if a unique key repeats."""
+        store = self._store
+        new_key = self._key_of(new_data)
+        try:
+            for name, index in list(store.indexes.items()):
+                if not index.get("unique"):
+                    continue
+                find_kwargs: Document = {}
+                for key, _ in index.get("key"):
+                    try:
+                        find_kwargs[key] = _get_value_by_dot(new_data, key)
+                    except KeyError:
+                        find_kwargs[key] = None
+                if index.get("sparse") and set(find_kwargs.values()) == {None}:
+                    continue
+                query: Document = find_kwargs
+                if index.get("partialFilterExpression") is not None:
+                    query = {"$and": [index["partialFilterExpression"], find_kwargs]}
+                values = tuple(find_kwargs.values())
+                if all(value is None or isinstance(value, _PLAIN) for value in values):
+                    keys = self._unique_keys(name, index)
+                    matches = self._count_candidates(query, keys, values, new_key)
+                else:
+                    matches = sum(1 for _ in self._iter_documents(query))
+                if matches > 1:
+                    raise DuplicateKeyError("E11000 Duplicate Key Error", 11000)
+        except BaseException:
+            # mongomock puts the old document back, or keeps the new one (on other errors)
+            if new_key is not _NOT_STORED:
+                for keys in self._valid_unique_keys():
+                    keys.add(new_key, None)
+            raise
+        if new_key is not _NOT_STORED:
+            for keys in self._valid_unique_keys():
+                keys.add(new_key, new_data)
+
+    def _count_candidates(
+        self, query: Document, keys: _UniqueKeys, values: tuple[Any, ...], new_key: Any
+    ) -> int:
+        """How many documents match ``query``, of those that can: filed under ``values``,
+        not plain, or ``new_key`` (the document being checked, whose entry may be stale)."""
+        store = self._store
+        store._remove_expired_documents()  # as mongomock's scan would
+        matches = 0
+        for key in keys.candidates(values) | {new_key}:
+            document = store._documents.get(key)
+            if document is None:
+                keys.discard(key)  # deleted since it was filed
+                continue
+            if key != new_key and key in keys.others:
+                keys.add(key, document)  # its values were unknown after a failed write
+            if _filter_applies(query, document):
+                matches += 1
+        return matches
+
+    def _unique_keys(self, name: str, index: Any) -> _UniqueKeys:
+        """The key map of unique index ``name``, (re)built from the store if out of date."""
+        store = self._store
+        by_index = self._lapor_unique_keys.setdefault(store, {})
+        keys = by_index.get(name)
+        documents = store._documents
+        if (
+            keys is None
+            or keys.spec is not index
+            or keys.documents is not documents
+            or len(keys.key_of) > 2 * len(documents) + 1000  # many deleted: start afresh
+        ):
+            keys = _UniqueKeys(index, documents, [key for key, _ in index["key"]])
+            for key, document in documents.items():
+                keys.add(key, document)
+            by_index[name] = keys
+        return keys
+
+    def _valid_unique_keys(self) -> list[_UniqueKeys]:
+        """The up-to-date key maps of this collection; forgets the others."""
+        store = self._store
+        by_index = self._lapor_unique_keys.get(store)
+        if not by_index:
+            return []
+        valid: list[_UniqueKeys] = []
+        for name, keys in list(by_index.items()):
+            if keys.spec is store.indexes.get(name) and keys.documents is store._documents:
+                valid.append(keys)
+            else:
+                del by_index[name]
+        return valid
+
+
 class _Engine:
     """Runs decoded commands against one in-memory mongomock client, one at a time."""
 
     def __init__(self) -> None:
         self._client: Any = mongomock.MongoClient()
         self._lock = threading.Lock()
+        self._unique_keys: _UniqueKeyCache = weakref.WeakKeyDictionary()
         self._cursors: dict[int, _Cursor] = {}
         self._next_ttl_sweep = 0.0
         self._connection_ids = itertools.count(1)
@@ -359,7 +703,9 @@ class _Engine:
         return handler
 
     def _collection(self, db: str, name: Any) -> Any:
-        return self._client[db][_name(name)]
+        database = self._client[db]
+        collection = database[_name(name)]  # validates the name, as mongomock does
+        return _IndexedCollection(database, collection.name, self._unique_keys)
 
     def _exists(self, db: str, name: str) -> bool:
         return name in self._client[db].list_collection_names()

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from bson import Binary, Int64, ObjectId
+from mongomock.collection import Collection as MongomockCollection
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, MongoClient, ReturnDocument, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -28,9 +31,11 @@ from pymongo.errors import (
     OperationFailure,
     WriteError,
 )
+from pymongo.results import DeleteResult, InsertOneResult, UpdateResult
 from pymongo.write_concern import WriteConcern
 
-from shared.devdb import StandInMongoServer
+from shared import devdb
+from shared.devdb import StandInMongoServer, _Engine, _name
 
 pytestmark = pytest.mark.integration
 
@@ -589,6 +594,429 @@ async def test_bytes_round_trip(coll: AsyncCollection[Doc]) -> None:
     assert isinstance(doc["secret"], bytes)
     assert doc["uuid"].as_uuid() == a_uuid
     assert doc["nested"] == [b"\x00"]
+
+
+# -- lookups by _id and unique keys ----------------------------------------------------------
+# The stand-in looks up documents whose filter pins _id, and unique keys, instead of scanning
+# like mongomock. These tests hold it to exactly what mongomock's own scans answer.
+
+
+_mongomock_ensure_uniques: Callable[[Any, Doc], None] = MongomockCollection._ensure_uniques
+
+
+class _ScanningCollection(devdb._IndexedCollection):
+    """Every query and unique check through mongomock's own full scans; all else the same."""
+
+    def _matching(self, filter: Any) -> Iterator[Doc]:
+        return iter(devdb._scan(self, filter))
+
+    def _ensure_uniques(self, new_data: Doc) -> None:
+        _mongomock_ensure_uniques(self, new_data)
+
+
+class _ScanningEngine(_Engine):
+    """The reference stand-in: mongomock's scans instead of lookups."""
+
+    def _collection(self, db: str, name: Any) -> Any:
+        database = self._client[db]
+        return _ScanningCollection(database, database[_name(name)].name, self._unique_keys)
+
+
+@pytest.fixture(scope="module")
+def scanning_server() -> Iterator[StandInMongoServer]:
+    stand_in = StandInMongoServer()
+    stand_in._engine = _ScanningEngine()
+    with stand_in:
+        yield stand_in
+
+
+def _outcome(result: Any) -> Any:
+    """A comparable account of what one operation returned or raised."""
+    if isinstance(result, BaseException):
+        return (type(result).__name__, getattr(result, "code", None))
+    if isinstance(result, UpdateResult):
+        return ("updated", result.matched_count, result.modified_count, result.upserted_id)
+    if isinstance(result, DeleteResult):
+        return ("deleted", result.deleted_count)
+    if isinstance(result, InsertOneResult):
+        return ("inserted", (type(result.inserted_id).__name__, result.inserted_id))
+    return result
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with the type of every _id spelled out (1, 1.0 and Int64(1) are all ==)."""
+    if isinstance(value, dict):
+        return {k: (type(v).__name__, v) if k == "_id" else _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_typed(v) for v in value)
+    return value
+
+
+async def _id_addressed_story(coll: AsyncCollection[Doc], oid: ObjectId) -> list[Any]:
+    """What LAPOR's services do to documents by _id, with every kind of answer."""
+    await coll.create_index(
+        [("channel", ASCENDING), ("external_id", ASCENDING)], unique=True, name="channel_ext"
+    )
+    await coll.insert_many(
+        [
+            {"_id": "case-1", "status": "a", "channel": "tg", "external_id": "e1", "applied": []},
+            {"_id": 7, "status": "b", "channel": "tg", "external_id": "e2"},
+            {"_id": oid, "status": "a", "channel": "web", "external_id": "e1"},
+            {"_id": Int64(8), "status": "a", "channel": "web", "external_id": "e3"},
+            {"_id": 2.5, "status": "c"},
+        ]
+    )
+    guard = {"status": {"$in": ["a"]}, "applied": {"$ne": "ev1"}}
+    claim = {"$set": {"status": "b"}, "$push": {"applied": "ev1"}}
+    new_1 = {"$inc": {"n": 1}, "$setOnInsert": {"channel": "api", "external_id": "n1"}}
+    steps: list[Callable[[], Awaitable[Any]]] = [
+        # reads: _id of every type, with extra conditions that do and do not match
+        lambda: coll.find_one({"_id": "case-1"}),
+        lambda: coll.find_one({"_id": 7}),
+        lambda: coll.find_one({"_id": 7.0}),
+        lambda: coll.find_one({"_id": "7"}),
+        lambda: coll.find_one({"_id": oid}),
+        lambda: coll.find_one({"_id": str(oid)}),
+        lambda: coll.find_one({"_id": 8}),
+        lambda: coll.find_one({"_id": Int64(8), "status": "a"}),
+        lambda: coll.find_one({"_id": Int64(8), "status": "b"}),
+        lambda: coll.find_one({"_id": {"$eq": 2.5}}, {"_id": 0}),
+        lambda: coll.find({"_id": {"$in": ["nope", 7]}}).to_list(),
+        lambda: coll.find({"_id": {"$in": [oid, "case-1", 7, "nope"]}}).to_list(),
+        lambda: coll.find({"$and": [{"_id": 7}, {"status": "b"}]}).to_list(),
+        lambda: coll.find({"_id": {"$in": []}}).to_list(),
+        lambda: coll.count_documents({"_id": 7, "status": {"$in": ["a", "b"]}}),
+        lambda: coll.count_documents({"_id": 7, "status": "a"}),
+        lambda: coll.distinct("status", {"_id": "case-1"}),
+        # the guarded claim matches once
+        lambda: coll.update_one({"_id": "case-1", **guard}, claim),
+        lambda: coll.update_one({"_id": "case-1", **guard}, claim),
+        # an update that changes nothing
+        lambda: coll.update_one({"_id": 7}, {"$set": {"status": "b"}}),
+        lambda: coll.update_one({"_id": "missing"}, {"$set": {"status": "z"}}),
+        # upserts with an _id filter on a missing document
+        lambda: coll.update_one({"_id": "new-1", "status": "a"}, new_1, upsert=True),
+        lambda: coll.update_one({"_id": "new-1", "status": "a"}, new_1, upsert=True),
+        lambda: coll.replace_one(
+            {"_id": 99}, {"status": "r", "channel": "api", "external_id": "r"}, upsert=True
+        ),
+        lambda: coll.find_one_and_update(
+            {"_id": "new-2"},
+            {"$set": {"channel": "api", "external_id": "n2"}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        ),
+        lambda: coll.update_one({"_id": "new-4"}, {"$set": {"n": 4}}, upsert=True),
+        # duplicate keys through the _id path leave everything as it was
+        lambda: coll.update_one({"_id": 7}, {"$set": {"external_id": "e1"}}),
+        lambda: coll.find_one_and_update({"_id": 7}, {"$set": {"external_id": "e1"}}),
+        lambda: coll.replace_one({"_id": 7}, {"channel": "tg", "external_id": "e1"}),
+        lambda: coll.update_one({"_id": oid, "status": "a"}, {"$set": {"channel": "tg"}}),
+        lambda: coll.update_one(
+            {"_id": "new-3"}, {"$set": {"channel": "web", "external_id": "e3"}}, upsert=True
+        ),
+        lambda: coll.insert_one({"_id": 70, "channel": "tg", "external_id": "e2"}),
+        # after the failures the keys are where the documents say
+        lambda: coll.update_one({"_id": 7}, {"$set": {"external_id": "e9"}}),
+        lambda: coll.insert_one({"_id": 70, "channel": "tg", "external_id": "e2"}),
+        lambda: coll.insert_one({"_id": 71, "channel": "tg", "external_id": "e9"}),
+        lambda: coll.update_many({"_id": {"$in": [7, 70]}}, {"$set": {"external_id": "e5"}}),
+        # findAndModify and deletes
+        lambda: coll.find_one_and_update({"_id": oid, "status": "b"}, {"$set": {"status": "x"}}),
+        lambda: coll.find_one_and_update(
+            {"_id": oid, "status": "a"},
+            {"$set": {"status": "x"}},
+            projection={"_id": 0},
+            return_document=ReturnDocument.AFTER,
+        ),
+        lambda: coll.find_one_and_delete({"_id": Int64(8), "status": "zzz"}),
+        lambda: coll.find_one_and_delete({"_id": 8}),
+        lambda: coll.delete_one({"_id": "case-1", "status": "a"}),
+        lambda: coll.delete_many({"_id": "case-1"}),
+        # a deleted document's key is free again
+        lambda: coll.insert_one({"_id": "case-1", "channel": "web", "external_id": "e3"}),
+        lambda: coll.insert_one({"_id": "again", "channel": "web", "external_id": "e3"}),
+    ]
+    outcomes: list[Any] = []
+    for step in steps:
+        try:
+            outcomes.append(_outcome(await step()))
+        except (OperationFailure, BulkWriteError) as failure:
+            outcomes.append(_outcome(failure))
+        outcomes.append(await coll.find().to_list())
+    typed: list[Any] = _typed(outcomes)
+    return typed
+
+
+async def test_id_lookups_answer_as_mongomocks_scans_do(
+    client: AsyncMongoClient[Doc], scanning_server: StandInMongoServer
+) -> None:
+    oid = ObjectId()
+    name = f"devdb_test_{next(_names)}"
+    scanning: AsyncMongoClient[Doc] = AsyncMongoClient(scanning_server.url, tz_aware=True)
+    try:
+        expected = await _id_addressed_story(scanning[name]["cases"], oid)
+    finally:
+        await scanning.close()
+    outcomes = await _id_addressed_story(client[name]["cases"], oid)
+    assert outcomes == expected
+    # and what both answered is right
+    answers = outcomes[0::2]
+    assert answers[1] == {"_id": ("int", 7), "status": "b", "channel": "tg", "external_id": "e2"}
+    assert answers[2] == answers[1]  # 7.0 == 7
+    assert answers[3] is None and answers[5] is None  # "7" and str(oid) are other values
+    assert answers[6]["_id"] == ("Int64", 8)
+    assert answers[8] is None
+    assert [d["_id"] for d in answers[11]] == [("str", "case-1"), ("int", 7), ("ObjectId", oid)]
+    assert answers[14:16] == [1, 0]
+    assert answers[17:19] == [("updated", 1, 1, None), ("updated", 0, 0, None)]
+    assert answers[19:21] == [("updated", 1, 0, None), ("updated", 0, 0, None)]
+    assert answers[21:23] == [("updated", 0, 0, "new-1"), ("updated", 1, 1, None)]
+    assert answers[25:32] == [("DuplicateKeyError", 11000)] * 7
+    assert outcomes[2 * 31 + 1] == outcomes[2 * 24 + 1]  # the failures changed nothing
+    assert answers[32:35] == [
+        ("updated", 1, 1, None),
+        ("inserted", ("int", 70)),
+        ("DuplicateKeyError", 11000),
+    ]
+    assert answers[-2:] == [("inserted", ("str", "case-1")), ("DuplicateKeyError", 11000)]
+
+
+async def test_a_remade_unique_index_checks_its_own_keys(coll: AsyncCollection[Doc]) -> None:
+    await coll.create_index("a", unique=True, name="u")
+    await coll.insert_many([{"_id": 1, "a": 1, "b": 10}, {"_id": 2, "a": 2, "b": 20}])
+    with pytest.raises(DuplicateKeyError):
+        await coll.insert_one({"_id": 3, "a": 1, "b": 30})
+    await coll.drop_index("u")
+    await coll.create_index("b", unique=True, name="u")  # same name, other key
+    with pytest.raises(DuplicateKeyError):
+        await coll.update_one({"_id": 2}, {"$set": {"b": 10}})
+    await coll.insert_one({"_id": 3, "a": 1, "b": 30})
+    with pytest.raises(DuplicateKeyError):
+        await coll.update_one({"_id": 3}, {"$set": {"b": 20}})
+    await coll.drop()
+    await coll.create_index("b", unique=True, name="u")
+    await coll.insert_one({"_id": 1, "b": 2})
+    with pytest.raises(DuplicateKeyError):
+        await coll.insert_one({"_id": 2, "b": 2})
+    assert await coll.find().to_list() == [{"_id": 1, "b": 2}]
+
+
+async def test_a_failed_update_leaves_every_document_under_its_own_id(
+    coll: AsyncCollection[Doc],
+) -> None:
+    # mongomock would leave the new _id on the document (two documents with _id 5)
+    await coll.insert_many([{"_id": 1, "a": 1}, {"_id": 5, "a": 5}, {"_id": 2, "s": "text"}])
+    with pytest.raises(WriteError, match="cannot be changed"):
+        await coll.replace_one({"_id": 1}, {"_id": 5, "x": 1})
+    with pytest.raises(WriteError, match="TypeError"):
+        await coll.update_one({"_id": 2}, {"$set": {"_id": 7}, "$inc": {"s": 1}})
+    assert [d["_id"] for d in await coll.find().to_list()] == [1, 5, 2]
+    assert await coll.find_one({"_id": 5}) == {"_id": 5, "a": 5}
+    assert await coll.count_documents({"_id": {"$in": [5, 7]}}) == 1
+
+
+def test_id_addressed_writes_and_unique_checks_do_not_scan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = _Engine()
+    engine.execute(
+        "db",
+        {
+            "createIndexes": "c",
+            "indexes": [{"key": {"channel": 1, "external_id": 1}, "name": "u", "unique": True}],
+        },
+    )
+    docs = [
+        {"_id": f"F{i}", "status": "z", "channel": "web", "external_id": i} for i in range(2000)
+    ]
+    assert engine.execute("db", {"insert": "c", "documents": docs})["n"] == 2000
+    calls = 0
+    real = devdb._filter_applies
+
+    def counting(query: Any, document: Any) -> bool:
+        nonlocal calls
+        calls += 1
+        return bool(real(query, document))
+
+    monkeypatch.setattr(devdb, "_filter_applies", counting)
+    monkeypatch.setattr(devdb, "_scan", lambda *args: pytest.fail("scanned the collection"))
+    new = {"_id": "T1", "status": "a", "channel": "tg", "external_id": 1}
+    replies = [
+        engine.execute("db", {"insert": "c", "documents": [new]}),
+        engine.execute("db", {"insert": "c", "documents": [{**new, "_id": "T2"}]}),
+        engine.execute(
+            "db",
+            {
+                "update": "c",
+                "updates": [
+                    {
+                        "q": {"_id": "T1", "status": {"$in": ["a"]}, "applied": {"$ne": "x"}},
+                        "u": {"$set": {"status": "b"}, "$push": {"applied": "x"}},
+                    }
+                ],
+            },
+        ),
+        engine.execute(
+            "db",
+            {"update": "c", "updates": [{"q": {"_id": "F5"}, "u": {"$set": {"external_id": 6}}}]},
+        ),
+        engine.execute("db", {"find": "c", "filter": {"_id": "F7"}}),
+        engine.execute("db", {"count": "c", "query": {"_id": {"$in": ["F8", "nope"]}}}),
+        engine.execute(
+            "db",
+            {
+                "findAndModify": "c",
+                "query": {"_id": "F9", "status": "z"},
+                "update": {"$set": {"status": "y"}},
+                "new": True,
+            },
+        ),
+        engine.execute("db", {"delete": "c", "deletes": [{"q": {"_id": "F10"}, "limit": 1}]}),
+    ]
+    assert [r.get("n") for r in replies] == [1, 0, 1, 0, None, 1, None, 1]
+    assert replies[1]["writeErrors"][0]["code"] == 11000
+    assert replies[3]["writeErrors"][0]["code"] == 11000
+    assert replies[4]["cursor"]["firstBatch"][0]["_id"] == "F7"
+    assert replies[6]["value"]["status"] == "y"
+    assert calls < 40  # a scan of the collection alone would be 2,000
+
+
+def _plain_id(query: Doc) -> bool:
+    """Whether an upsert with ``query`` takes its _id from it (else mongomock makes one up)."""
+    return query.get("_id") is not None and not isinstance(query["_id"], dict | list)
+
+
+def _random_story(seed: int, steps: int) -> Iterator[Doc]:
+    """Random commands on a small collection: _id filters of every kind, unique indexes."""
+    rnd = random.Random(seed)
+    oids = [ObjectId(f"{i:024x}") for i in range(3)]
+    ids: list[Any] = ["a", "b", "c", 1, 2, Int64(2), 2.0, 4.5, *oids]
+    indexes: list[Doc] = [
+        {"key": {"channel": 1, "external_id": 1}, "name": "chan_ext", "unique": True},
+        {"key": {"email": 1}, "name": "email", "unique": True, "sparse": True},
+        {
+            "key": {"phone": 1},
+            "name": "phone",
+            "unique": True,
+            "partialFilterExpression": {"active": True},
+        },
+        {"key": {"meta.k": 1}, "name": "meta_k", "unique": True, "sparse": True},
+    ]
+
+    def id_filter() -> Doc:
+        value = rnd.choice(ids)
+        query: Doc = rnd.choice(
+            [
+                {"_id": value},
+                {"_id": {"$eq": value}},
+                {"_id": {"$in": rnd.sample(ids, rnd.randrange(4))}},
+                {"$and": [{"_id": value}, {"n": {"$gte": rnd.randrange(4)}}]},
+                {"_id": value, "applied": {"$ne": "x"}},
+                {"_id": rnd.choice([None, {"k": 1}, [1], True, {"$gte": 2}])},
+            ]
+        )
+        if rnd.random() < 0.3:
+            query["status"] = {"$in": rnd.sample(["a", "b", "c"], 2)}
+        return query
+
+    def fields() -> Doc:
+        choices: dict[str, list[Any]] = {
+            "status": ["a", "b", "c"],
+            "n": [0, 1, 2, 3],
+            "channel": ["tg", "web"],
+            "external_id": ["x", "y", None, 1, 1.0, ["x"], {"k": "x"}],
+            "email": ["e1", "e2", None],
+            "phone": ["p1", "p2"],
+            "active": [True, False],
+            "meta": [{"k": "m1"}, {"k": "m2"}, {}, 5, None, [{"k": "m1"}]],
+            "applied": ["x"],
+        }
+        return {k: rnd.choice(v) for k, v in choices.items() if rnd.random() < 0.4}
+
+    def update() -> Doc:
+        return rnd.choice(
+            [
+                {"$set": fields() or {"n": 1}},
+                {"$set": fields() or {"n": 2}},
+                {"$inc": {"n": 1}},
+                {"$unset": {rnd.choice(["external_id", "channel", "email", "meta"]): ""}},
+                {"$set": {"_id": rnd.choice(ids)}},
+                {"$set": {"_id": rnd.choice(ids), "external_id": "x"}, "$inc": {"status": 1}},
+                {"$set": {"channel": "tg", "external_id": "y"}, "$inc": {"status": 1}},
+                {**fields(), "_id": rnd.choice(ids)},
+                {"$setOnInsert": {"created": True}, "$set": {"status": "a"}},
+                fields(),  # a replacement
+            ]
+        )
+
+    yield {"createIndexes": "c", "indexes": indexes}
+    for _ in range(steps):
+        kind = rnd.choice("iiiuuuuudffcmmmxX")
+        if kind == "i":
+            documents = [
+                {**fields(), "_id": rnd.choice([*ids, {"k": 1}])}
+                for _ in range(rnd.randrange(1, 3))
+            ]
+            yield {"insert": "c", "documents": documents, "ordered": rnd.random() < 0.5}
+        elif kind == "u":
+            query = id_filter()
+            statement: Doc = {
+                "q": query,
+                "u": update(),
+                "upsert": _plain_id(query) and rnd.random() < 0.3,
+            }
+            if rnd.random() < 0.2 and "$set" in statement["u"]:
+                statement["multi"] = True
+            yield {"update": "c", "updates": [statement]}
+        elif kind == "d":
+            yield {"delete": "c", "deletes": [{"q": id_filter(), "limit": rnd.choice([0, 1])}]}
+        elif kind == "f":
+            yield {"find": "c", "filter": id_filter(), "projection": rnd.choice([None, {"_id": 0}])}
+        elif kind == "c":
+            yield {"count": "c", "query": id_filter()}
+        elif kind == "m":
+            command: Doc = {"findAndModify": "c", "query": id_filter(), "new": rnd.random() < 0.5}
+            if rnd.random() < 0.2:
+                command.update(remove=True, new=False)
+            else:
+                command.update(
+                    update=update(), upsert=_plain_id(command["query"]) and rnd.random() < 0.3
+                )
+            yield command
+        elif kind == "x":
+            yield {"createIndexes": "c", "indexes": rnd.sample(indexes, 2)}
+        else:
+            yield rnd.choice(
+                [
+                    {"dropIndexes": "c", "index": rnd.choice(["chan_ext", "email", "*"])},
+                    {"drop": "c"},
+                ]
+            )
+
+
+def _comparable(reply: Doc) -> Doc:
+    cursor = reply.get("cursor")
+    if cursor is not None:
+        return {**reply, "cursor": {**cursor, "id": None}}
+    return reply
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_id_addressed_commands_answer_as_mongomocks_scans_do(seed: int) -> None:
+    engine, reference = _Engine(), _ScanningEngine()
+    everything: Doc = {"find": "c", "filter": {}}
+    for command in _random_story(seed, 300):
+        reply = engine.execute("db", copy.deepcopy(command))
+        assert _comparable(reply) == _comparable(reference.execute("db", copy.deepcopy(command))), (
+            command
+        )
+        stored = engine.execute("db", everything)["cursor"]["firstBatch"]
+        assert _typed(stored) == _typed(
+            reference.execute("db", everything)["cursor"]["firstBatch"]
+        ), command
 
 
 # -- refusals -------------------------------------------------------------------------------
