@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
@@ -145,11 +145,12 @@ async def test_a_day_of_reports_ends_up_where_a_person_would_expect(
     ):
         for _, _, body in DAY:
             await publish(amqp, topology.INTAKE, f"channel.{body['channel']}", body)
-        # The duplicate comes a little later, from another citizen, about the same hole.
-        await notices.wait_for(lambda b: len({n["tracking_id"] for n in b}) >= len(DAY))
-        await publish(amqp, topology.INTAKE, "channel.whatsapp", DUPLICATE)
         expected_agency_messages = sum(1 for _, where, _ in DAY if where.startswith("opd."))
         await agencies.wait_for(lambda b: len(b) >= expected_agency_messages, timeout=60)
+        # The duplicate comes later, from another citizen, about the same hole. (Two
+        # near-identical reports verified at the same instant can both pass: documented.)
+        clock.advance(timedelta(minutes=40))
+        await publish(amqp, topology.INTAKE, "channel.whatsapp", DUPLICATE)
         await events.wait_for(
             lambda b: sum(e.get("event") == "archived" for e in b) >= 3, timeout=60
         )
