@@ -348,13 +348,13 @@ async def run_demo(days: int = 21, pause: float = 1.0) -> int:
     os.environ.setdefault("LAPOR_ESCALATION_SCAN_SECONDS", "0.3")
     clock = ShiftedClock()
     try:
+        from services.escalation.recap import agency_recap
         from services.routing.registry import (
             declare_agency_queues,
             read_registry,
             sample_registry_path,
             save_registry,
         )
-        from shared.recap import agency_recap
         from shared.storage import Store
 
         settings = LaporSettings()

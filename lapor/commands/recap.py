@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from shared.lifecycle import Status
 
 if TYPE_CHECKING:
-    from shared.recap import AgencyRecap, Recap
+    from services.escalation.recap import AgencyRecap, Recap
 
 _MONTHS = (
     "Januari", "Februari", "Maret", "April", "Mei", "Juni",
@@ -140,8 +140,8 @@ def _instant(text: str) -> dt.datetime:
 
 
 async def _load(at: dt.datetime | None) -> tuple[Recap, str]:
+    from services.escalation.recap import agency_recap
     from shared.clock import SystemClock
-    from shared.recap import agency_recap
     from shared.settings import LaporSettings
     from shared.storage import Store
 

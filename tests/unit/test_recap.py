@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from lapor.commands.recap import render
+from services.escalation.recap import ADMIN_NAME, CaseFacts, median, recap_of
 from shared.calendar import WorkingCalendar
 from shared.lifecycle import Severity, Status
-from shared.recap import ADMIN_NAME, CaseFacts, median, recap_of
 from shared.sla import SlaPolicy
 
 pytestmark = pytest.mark.unit
