@@ -43,7 +43,7 @@ AGENCY = "pupr-palembang"
 STREETS = ["Mayor Zen", "Kolonel Atmo", "Sudirman", "Demang Lebar Daun", "Veteran", "Basuki Rahmat",
            "Angkatan 45", "Sukabangun", "Kapten A. Rivai", "Merdeka", "R. Soekamto", "Residen"]  # fmt: skip
 WORDS = ["genangan", "retak", "licin", "gelap", "motor", "mobil", "hujan", "malam", "pagi",
-         "simpang", "tikungan", "warung", "toko", "kerikil", "pinggir", "tengah", "dalam", "lebar",
+         "simpang", "tikungan", "selokan", "parit", "kerikil", "pinggir", "tengah", "dalam", "lebar",
          "becek", "debu", "tanjakan", "turunan", "gang", "lorong", "rumah", "kebun"]  # fmt: skip
 
 

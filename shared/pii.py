@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel
 
+from shared.contacts import contact_keys
+
 _VERSION = b"\x01"
 _NONCE_BYTES = 12
 
@@ -66,6 +68,15 @@ class IdentityProtector:
         if not isinstance(value, dict):
             raise IdentityUnreadable("sealed value is not an object")
         return value
+
+    def contact_fingerprints(
+        self, channel: str, phone: str | None, email: str | None, handle: str | None
+    ) -> set[str]:
+        """The fingerprints a reporter is recognised by (see :func:`contact_keys`)."""
+        return {
+            self.fingerprint(kind, value)
+            for kind, value in contact_keys(channel, phone, email, handle)
+        }
 
     def fingerprint(self, kind: str, value: str) -> str:
         """A keyed hash of a normalised contact (``kind`` is phone, email or handle)."""

@@ -113,15 +113,9 @@ class Intake:
         protector = self._ctx.protector
         reporter = report.reporter or Reporter()
         fingerprints = sorted(
-            {
-                protector.fingerprint(kind, value)
-                for kind, value in (
-                    ("phone", reporter.phone),
-                    ("email", reporter.email),
-                    ("handle", f"{report.channel}:{reporter.handle}" if reporter.handle else None),
-                )
-                if value
-            }
+            protector.contact_fingerprints(
+                report.channel, reporter.phone, reporter.email, reporter.handle
+            )
         )
         location = report.location.model_dump(exclude_none=True) if report.location else None
         received = ComplaintReceived(

@@ -11,9 +11,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-import phonenumbers
 from pydantic import ValidationError
 
+from shared.contacts import normalise_phone
 from shared.contract import FieldProblem, Reporter, ReportSubmitted
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -108,17 +108,6 @@ def clean_text(text: str) -> str:
     text = _CONTROL.sub("", text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
-
-
-def normalise_phone(phone: str) -> str:
-    """An Indonesian (or international) phone number in E.164, e.g. ``+6281234567890``."""
-    try:
-        number = phonenumbers.parse(phone, "ID")
-    except phonenumbers.NumberParseException:
-        raise ValueError("not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _normalise_reporter(reporter: Reporter) -> Reporter:

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import phonenumbers
 from pydantic import BaseModel, ValidationError
 
 from services.routing.disposition import agency_view
@@ -131,17 +130,6 @@ def timeline_entry(
     }
     optional = {"by": by, "agency": agency, "note": note, "rule": rule}
     return entry | {k: v for k, v in optional.items() if v is not None}
-
-
-def normalise_phone(phone: str) -> str:
-    """A phone number in E.164 as intake stores it, or the input if it is not one."""
-    try:
-        number = phonenumbers.parse(phone, "ID")
-    except phonenumbers.NumberParseException:
-        return phone
-    if not phonenumbers.is_valid_number(number):
-        return phone
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 class Routing:
@@ -702,15 +690,10 @@ class Routing:
     # --- reporters' replies -----------------------------------------------------------
 
     def _reply_fingerprints(self, reply: ReporterReply) -> set[str]:
-        protector, who = self._ctx.protector, reply.reporter
-        found = set()
-        if who.phone:
-            found.add(protector.fingerprint("phone", normalise_phone(who.phone)))
-        if who.email:
-            found.add(protector.fingerprint("email", who.email))
-        if who.handle:
-            found.add(protector.fingerprint("handle", f"{reply.channel.lower()}:{who.handle}"))
-        return found
+        who = reply.reporter
+        return self._ctx.protector.contact_fingerprints(
+            reply.channel, who.phone, who.email, who.handle
+        )
 
     def _from_reporter(self, case: Document, reply: ReporterReply) -> bool:
         known = set((case.get("reporter") or {}).get("fingerprints") or [])
