@@ -95,6 +95,20 @@ class Processes:
             )
         )
 
+    def cpu_seconds(self) -> list[tuple[str, float]]:
+        """CPU time each process has used so far (Linux /proc), to see where time goes."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        usage = []
+        for process in self.running:
+            try:
+                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            args = process.args if isinstance(process.args, list) else [str(process.args)]
+            name = " ".join(str(a) for a in args[3:5])
+            usage.append((name, (int(fields[11]) + int(fields[12])) / ticks))
+        return usage
+
     def stop(self) -> None:
         for process in self.running:
             with suppress(ProcessLookupError):
@@ -242,6 +256,7 @@ async def main(reports: int, workers: int) -> None:
                 print(doc)
             await store.close()
             raise
+        cpu = processes.cpu_seconds()
         raw = await raw_three_hops(amqp_url, reports, workers, prefetch=16)
     finally:
         processes.stop()
@@ -255,6 +270,10 @@ async def main(reports: int, workers: int) -> None:
     print(HEADER)
     print(lapor.row())
     print(raw.row())
+    print(
+        "CPU seconds per process during the LAPOR run:",
+        ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu),
+    )
     print(
         f"LAPOR / raw: throughput {lapor.reports / lapor.seconds / (raw.reports / raw.seconds):.3f}, "
         f"p50 latency x{lapor.percentile(50) / raw.percentile(50):.1f}"
