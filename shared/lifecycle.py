@@ -13,7 +13,9 @@ is the agency head; *anonim* hides the reporter's identity, *rahasia* hides the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -196,3 +198,22 @@ def can_take(name: str, current: Status, actor: Actor) -> bool:
 def sources_of(name: str) -> list[str]:
     """The statuses step ``name`` may start from, as stored strings (for status guards)."""
     return sorted(str(s) for s in step(name).sources)
+
+
+def timeline_entry(
+    at: datetime,
+    step: str,
+    actor: Actor,
+    from_status: Status | None,
+    to_status: Status,
+    *,
+    by: str | None = None,
+    note: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One entry of a case's timeline: who did what, when, from which status to which, why."""
+    entry: dict[str, Any] = {"at": at, "step": step, "actor": str(actor), "to": str(to_status)}
+    if from_status is not None:
+        entry["from"] = str(from_status)
+    optional = {"by": by, "note": note or None, **extra}
+    return entry | {key: value for key, value in optional.items() if value is not None}

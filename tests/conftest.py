@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -101,6 +104,26 @@ def service_env(settings: IntakeSettings, **extra: str) -> dict[str, str]:
         "LAPOR_DELIVERY_LIMIT": str(settings.delivery_limit),
     }
     return env | extra
+
+
+def start_service(name: str, settings: IntakeSettings, **env: str) -> subprocess.Popen[bytes]:
+    """``python -m services.<name>`` as its own process, on the test's servers and data."""
+    return subprocess.Popen(
+        [sys.executable, "-m", f"services.{name}"],
+        env=service_env(settings, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+async def wait_exit(process: subprocess.Popen[bytes], timeout: float = 60) -> int:
+    """The exit code of ``process``; fails the test if it does not exit in ``timeout``."""
+    for _ in range(int(timeout * 10)):
+        if process.poll() is not None:
+            return process.returncode
+        await asyncio.sleep(0.1)
+    process.kill()
+    raise AssertionError("the service process did not exit")
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ from shared.contract import (
     TrackingId,
     event_routing_key,
 )
-from shared.lifecycle import Actor, Status
+from shared.lifecycle import Actor, Status, timeline_entry
 from shared.outbox import OutboxMessage, with_pending
 from shared.runtime import ServiceContext, refuse
 
@@ -306,13 +306,14 @@ class Escalation:
                 topology.OVERSIGHT, oversight_routing_key(rung.target, agency), notice
             ),
         ]
-        entry = {
-            "at": now,
-            "step": "remind" if rung.is_reminder else "escalate",
-            "actor": str(Actor.CLOCK),
-            "to": str(status),
-            "note": notices.timeline_note(rung, tz),
-        }
+        entry = timeline_entry(
+            now,
+            "remind" if rung.is_reminder else "escalate",
+            Actor.CLOCK,
+            None,
+            status,
+            note=notices.timeline_note(rung, tz),
+        )
         update = with_pending(
             {"$push": {"escalation.fired": rung.key, "timeline": entry}},
             messages,
@@ -365,14 +366,14 @@ class Escalation:
                 },
                 "$unset": {"escalation.next_at": ""},
                 "$push": {
-                    "timeline": {
-                        "at": now,
-                        "step": "auto_close",
-                        "actor": str(Actor.CLOCK),
-                        "from": str(current),
-                        "to": str(target),
-                        "note": notices.AUTO_CLOSE_NOTE,
-                    }
+                    "timeline": timeline_entry(
+                        now,
+                        "auto_close",
+                        Actor.CLOCK,
+                        current,
+                        target,
+                        note=notices.AUTO_CLOSE_NOTE,
+                    )
                 },
             },
             messages,

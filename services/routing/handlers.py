@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -47,7 +46,7 @@ from shared.contract import (
     RoutingDispose,
     parse_event,
 )
-from shared.lifecycle import Actor, Severity, Status, can_take, transition
+from shared.lifecycle import Actor, Severity, Status, can_take, timeline_entry, transition
 from shared.outbox import OutboxMessage, with_pending
 from shared.pii import IdentityUnreadable
 from shared.runtime import ServiceContext
@@ -106,30 +105,6 @@ def _event(exchange: str, routing_key: str, message: BaseModel) -> OutboxMessage
 
 def _domain(event: BaseModel) -> OutboxMessage:
     return _event(topology.EVENTS, f"complaint.{getattr(event, 'event')}", event)  # noqa: B009
-
-
-def timeline_entry(
-    at: datetime,
-    step: str,
-    actor: Actor,
-    from_status: Status,
-    to_status: Status,
-    *,
-    by: str | None = None,
-    agency: str | None = None,
-    note: str | None = None,
-    rule: str | None = None,
-) -> Document:
-    """A timeline entry: who did what, when, and why."""
-    entry: Document = {
-        "at": at,
-        "step": step,
-        "actor": str(actor),
-        "from": str(from_status),
-        "to": str(to_status),
-    }
-    optional = {"by": by, "agency": agency, "note": note, "rule": rule}
-    return entry | {k: v for k, v in optional.items() if v is not None}
 
 
 class Routing:

@@ -61,7 +61,16 @@ from shared.contract import (
     event_routing_key,
     parse_event,
 )
-from shared.lifecycle import OPEN, Actor, Kind, Severity, Status, can_take, transition
+from shared.lifecycle import (
+    OPEN,
+    Actor,
+    Kind,
+    Severity,
+    Status,
+    can_take,
+    timeline_entry,
+    transition,
+)
 from shared.outbox import OutboxMessage, with_pending
 from shared.runtime import ServiceContext, refuse
 
@@ -146,29 +155,10 @@ def facts_of(case: Document) -> ReportFacts:
     )
 
 
-def _timeline(
-    at: datetime,
-    step: str,
-    *,
-    actor: Actor,
-    source: Status,
-    target: Status,
-    by: str | None = None,
-    note: str | None = None,
-    **extra: object,
+def _timeline_of(
+    at: datetime, step: str, *, actor: Actor, source: Status, target: Status, **more: Any
 ) -> Document:
-    entry: Document = {
-        "at": at,
-        "step": step,
-        "actor": str(actor),
-        "from": str(source),
-        "to": str(target),
-    }
-    if by is not None:
-        entry["by"] = by
-    if note:
-        entry["note"] = note
-    return entry | extra
+    return timeline_entry(at, step, actor, source, target, **more)
 
 
 #: The events verification publishes.
@@ -299,7 +289,7 @@ class Verification:
                 {
                     "$push": {
                         "duplicates": duplicate,
-                        "timeline": _timeline(
+                        "timeline": _timeline_of(
                             now,
                             "link_duplicate",
                             actor=Actor.SYSTEM,
@@ -387,7 +377,7 @@ class Verification:
         update = {
             "$set": fields,
             "$push": {
-                "timeline": _timeline(
+                "timeline": _timeline_of(
                     now,
                     step,
                     actor=Actor.SYSTEM,
@@ -456,7 +446,7 @@ class Verification:
         update = {
             "$set": {"status": str(target), "deadlines.verification": deadline, "updated_at": now},
             "$push": {
-                "timeline": _timeline(
+                "timeline": _timeline_of(
                     now, "resume", actor=Actor.REPORTER, source=Status.DEFERRED, target=target
                 ),
                 "applied": cause_id,
@@ -531,7 +521,7 @@ class Verification:
             update = {
                 "$set": fields,
                 "$push": {
-                    "timeline": _timeline(
+                    "timeline": _timeline_of(
                         now,
                         step,
                         actor=Actor.ADMIN,

@@ -13,13 +13,11 @@ Nov, Ombudsman Fri 20 Nov (all at 00:00 WIB; see tests/unit/test_escalation_poli
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
 import signal
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -47,7 +45,7 @@ from shared.settings import IntakeSettings
 from shared.sla import SlaPolicy
 from shared.storage import Store
 from shared.tracking import new_tracking_id
-from tests.conftest import make_settings, service_env
+from tests.conftest import make_settings, start_service, wait_exit
 from tests.servers import Servers
 from tests.support import Json, Listener, eventually, publish
 
@@ -511,28 +509,15 @@ async def test_a_resolved_case_with_no_reply_closes_itself_after_10_working_days
 
 
 def _start_escalation(settings: IntakeSettings, **env: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.escalation"],
-        env=service_env(
-            settings,
-            LAPOR_ESCALATION_SCAN_SECONDS="0.2",
-            LAPOR_ESCALATION_LEASE_SECONDS="2",
-            # Long enough that a slow machine's own publish is never raced by the relay.
-            LAPOR_OUTBOX_GRACE_SECONDS="5",
-            **env,
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    return start_service(
+        "escalation",
+        settings,
+        LAPOR_ESCALATION_SCAN_SECONDS="0.2",
+        LAPOR_ESCALATION_LEASE_SECONDS="2",
+        # Long enough that a slow machine's own publish is never raced by the relay.
+        LAPOR_OUTBOX_GRACE_SECONDS="5",
+        **env,
     )
-
-
-async def _wait_exit(process: subprocess.Popen[bytes], timeout: float = 60) -> int:
-    for _ in range(int(timeout * 10)):
-        if process.poll() is not None:
-            return process.returncode
-        await asyncio.sleep(0.1)
-    process.kill()
-    raise AssertionError("the service process did not exit")
 
 
 @pytest.mark.slow
@@ -553,7 +538,7 @@ async def test_a_crash_between_recording_a_step_and_publishing_it_loses_and_repe
         Listener(amqp, topology.EVENTS, "complaint.escalated") as escalations,
     ):
         crashing = _start_escalation(settings, LAPOR_FAILPOINTS="escalation.after_fire=exit")
-        assert await _wait_exit(crashing) == 137  # died right after recording the reminder
+        assert await wait_exit(crashing) == 137  # died right after recording the reminder
         stored = await store.complaints.find_one({"_id": tid})
         assert stored is not None
         assert len(stored["escalation"]["fired"]) == 1, "the reminder was recorded"
@@ -567,7 +552,7 @@ async def test_a_crash_between_recording_a_step_and_publishing_it_loses_and_repe
             await escalations.quiet(2.0)
         finally:
             restarted.send_signal(signal.SIGTERM)
-            assert await _wait_exit(restarted) == 0
+            assert await wait_exit(restarted) == 0
     assert steps(reminders.bodies(), tid) == [("follow_up", 0)]
     assert sorted(steps(escalations.bodies(), tid)) == [
         ("follow_up", 1),

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,7 +18,7 @@ from shared.pii import IdentityProtector
 from shared.settings import IntakeSettings
 from shared.storage import Store
 from shared.tracking import is_tracking_id
-from tests.conftest import make_settings, service_env
+from tests.conftest import make_settings, start_service, wait_exit
 from tests.servers import Servers
 from tests.support import Listener, eventually, publish
 
@@ -271,45 +268,27 @@ async def test_two_replicas_store_a_thousand_distinct_reports_exactly_once(
     assert sorted(external_ids) == [f"bulk-{n:04d}" for n in range(total)]
 
 
-def _start_intake(settings: IntakeSettings, **env: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.intake"],
-        env=service_env(settings, **env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
-async def _wait_exit(process: subprocess.Popen[bytes], timeout: float = 60) -> int:
-    for _ in range(int(timeout * 10)):
-        if process.poll() is not None:
-            return process.returncode
-        await asyncio.sleep(0.1)
-    process.kill()
-    raise AssertionError("the service process did not exit")
-
-
 @pytest.mark.slow
 async def test_a_crash_between_store_and_publish_loses_no_event(
     amqp: aio_pika.abc.AbstractConnection, settings: IntakeSettings, store: Store
 ) -> None:
     async with Listener(amqp, topology.EVENTS, "complaint.received") as events:
-        crashing = _start_intake(settings, LAPOR_FAILPOINTS="intake.after_store=exit")
+        crashing = start_service("intake", settings, LAPOR_FAILPOINTS="intake.after_store=exit")
         await publish(amqp, "lapor.intake", "channel.telegram", report("crash-1"), "crash-1")
-        assert await _wait_exit(crashing) == 137  # died right after storing
+        assert await wait_exit(crashing) == 137  # died right after storing
 
         stored = await store.complaints.find_one({"external_id": "crash-1"})
         assert stored is not None, "the report was stored before the crash"
         assert len(stored["outbox"]) == 1, "its event is pending in the outbox"
         assert events.bodies() == [], "and was not published"
 
-        restarted = _start_intake(settings)
+        restarted = start_service("intake", settings)
         try:
             await events.wait_for(lambda b: len(b) >= 1, timeout=60)
             bodies = await events.quiet(3.0)  # the redelivered report must not add one
         finally:
             restarted.send_signal(signal.SIGTERM)
-            assert await _wait_exit(restarted) == 0
+            assert await wait_exit(restarted) == 0
     assert [b["tracking_id"] for b in bodies] == [stored["_id"]]
     assert len({b["message_id"] for b in bodies}) == 1
     after = await store.complaints.find_one({"_id": stored["_id"]})
@@ -322,11 +301,11 @@ async def test_sigterm_finishes_the_message_in_hand_then_exits(
     amqp: aio_pika.abc.AbstractConnection, settings: IntakeSettings, store: Store
 ) -> None:
     async with Listener(amqp, topology.EVENTS, "complaint.received") as events:
-        service = _start_intake(settings, LAPOR_FAILPOINTS="intake.after_store=pause")
+        service = start_service("intake", settings, LAPOR_FAILPOINTS="intake.after_store=pause")
         await publish(amqp, "lapor.intake", "channel.telegram", report("term-1"))
         await eventually(lambda: store.complaints.find_one({"external_id": "term-1"}), 60)
         service.send_signal(signal.SIGTERM)  # while the report is in hand (paused)
-        assert await _wait_exit(service) == 0
+        assert await wait_exit(service) == 0
         stderr = service.stderr.read().decode() if service.stderr else ""
         assert events.bodies(), f"event published before exit; stderr: {stderr[-2000:]}"
     channel = await amqp.channel()

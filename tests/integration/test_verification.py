@@ -7,12 +7,9 @@ tests watch the events, the admin's queue, the dead letters and the stored case.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -34,7 +31,7 @@ from shared.pii import IdentityProtector
 from shared.settings import IntakeSettings
 from shared.storage import Store
 from shared.tracking import new_tracking_id
-from tests.conftest import service_env
+from tests.conftest import start_service, wait_exit
 from tests.support import Listener, eventually, publish
 
 pytestmark = pytest.mark.integration
@@ -462,24 +459,6 @@ async def test_a_redelivered_decision_is_applied_once_and_not_refused(
 # --- crashes --------------------------------------------------------------------------------
 
 
-def _start_verification(settings: IntakeSettings, **env: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.verification"],
-        env=service_env(settings, **env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
-async def _wait_exit(process: subprocess.Popen[bytes], timeout: float = 60) -> int:
-    for _ in range(int(timeout * 10)):
-        if process.poll() is not None:
-            return process.returncode
-        await asyncio.sleep(0.1)
-    process.kill()
-    raise AssertionError("the service process did not exit")
-
-
 @pytest.mark.slow
 async def test_a_crash_between_the_verdict_and_its_event_loses_nothing_and_repeats_nothing(
     amqp: aio_pika.abc.AbstractConnection, settings: IntakeSettings, store: Store
@@ -488,22 +467,24 @@ async def test_a_crash_between_the_verdict_and_its_event_loses_nothing_and_repea
         intake_app.create(settings),
         Listener(amqp, topology.EVENTS, "complaint.verified") as verified,
     ):
-        crashing = _start_verification(settings, LAPOR_FAILPOINTS="verification.after_store=exit")
+        crashing = start_service(
+            "verification", settings, LAPOR_FAILPOINTS="verification.after_store=exit"
+        )
         tracking_id = await submit(amqp, store, report(ROAD))
-        assert await _wait_exit(crashing) == 137  # died right after storing its verdict
+        assert await wait_exit(crashing) == 137  # died right after storing its verdict
         case = await store.complaints.find_one({"_id": tracking_id})
         assert case is not None
         assert case["status"] == "verified", "the verdict was stored before the crash"
         assert [m["message_id"] for m in case["outbox"]] == [f"verified:{tracking_id}"]
         assert verified.bodies() == [], "and its event was not published"
 
-        restarted = _start_verification(settings)
+        restarted = start_service("verification", settings)
         try:
             await verified.wait_for(lambda b: len(b) >= 1, timeout=60)
             bodies = await verified.quiet(3.0)  # the redelivered received event adds nothing
         finally:
             restarted.send_signal(signal.SIGTERM)
-            assert await _wait_exit(restarted) == 0
+            assert await wait_exit(restarted) == 0
     assert [b["message_id"] for b in bodies] == [f"verified:{tracking_id}"]
     after = await store.complaints.find_one({"_id": tracking_id})
     assert after is not None
