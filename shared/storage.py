@@ -41,7 +41,6 @@ Document = dict[str, Any]
 
 COMPLAINTS = "complaints"
 QUARANTINE = "quarantine"
-PROCESSED = "processed"
 AGENCIES = "agencies"
 
 MEMORY_URL = "memory://"
@@ -79,7 +78,6 @@ class Store:
         self.db: AsyncDatabase[Document] = client[database]
         self.complaints: AsyncCollection[Document] = self.db[COMPLAINTS]
         self.quarantine: AsyncCollection[Document] = self.db[QUARANTINE]
-        self.processed: AsyncCollection[Document] = self.db[PROCESSED]
         self.agencies: AsyncCollection[Document] = self.db[AGENCIES]
 
     @classmethod
@@ -114,16 +112,6 @@ class Store:
                 IndexModel([("categories", ASCENDING)], name="categories"),
             ]
         )
-
-    async def remember(self, consumer: str, message_id: str) -> bool:
-        """Record that ``consumer`` handled ``message_id``; False if it already had."""
-        from pymongo.errors import DuplicateKeyError
-
-        try:
-            await self.processed.insert_one({"_id": f"{consumer}:{message_id}"})
-        except DuplicateKeyError:
-            return False
-        return True
 
     async def close(self) -> None:
         """Close the client."""
