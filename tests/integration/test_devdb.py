@@ -1167,3 +1167,43 @@ def test_serve_forever_runs_until_sigterm() -> None:
         process.kill()
     assert process.returncode == 0
     assert "NEVER for production" in stderr
+
+
+async def test_the_exact_shapes_the_services_use(coll: AsyncCollection[Doc]) -> None:
+    """The outbox cycle, the applied-command guard, the timer queries: as LAPOR sends them."""
+    now = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    pending = [{"message_id": "a", "body": {}}, {"message_id": "b", "body": {}}]
+    await coll.insert_one({"_id": "T1", "status": "received", "outbox": pending,
+                           "outbox_due_at": now, "applied": []})  # fmt: skip
+    # Outbox: take the published entries off, then drop the due time once it is empty.
+    await coll.update_one({"_id": "T1"}, {"$pull": {"outbox": {"message_id": {"$in": ["a"]}}}})
+    unset = {"$unset": {"outbox_due_at": ""}}
+    assert (await coll.update_one({"_id": "T1", "outbox": {"$size": 0}}, unset)).matched_count == 0
+    await coll.update_one({"_id": "T1"}, {"$pull": {"outbox": {"message_id": {"$in": ["b"]}}}})
+    assert (await coll.update_one({"_id": "T1", "outbox": {"$size": 0}}, unset)).matched_count == 1
+    # A command applied once: the second identical update matches nothing.
+    guard = {"_id": "T1", "status": {"$in": ["received"]}, "applied": {"$ne": "cmd-1"}}
+    apply = {"$push": {"applied": "cmd-1", "timeline": {"$each": [{"at": now}]}},
+             "$min": {"first_answer_at": now}, "$set": {"status": "verified"}}  # fmt: skip
+    assert (await coll.update_one(guard, apply)).modified_count == 1
+    assert (
+        await coll.update_one(guard | {"status": {"$in": ["verified"]}}, apply)
+    ).matched_count == 0
+    # Timers: cases that never had one, and the claim of a due one.
+    await coll.insert_one({"_id": "T2", "status": "dispatched", "escalation": {"next_at": now}})
+    untimed = coll.find(
+        {"status": {"$in": ["verified", "dispatched"]}, "escalation": {"$exists": False}}
+    )
+    assert [d["_id"] async for d in untimed] == ["T1"]
+    claimed = await coll.find_one_and_update(
+        {"escalation.next_at": {"$lte": now}, "_id": {"$nin": ["T9"]}},
+        {"$set": {"escalation.next_at": datetime(2026, 12, 7, 3, 0, tzinfo=UTC)}},
+        sort=[("escalation.next_at", 1)],
+        return_document=ReturnDocument.AFTER,
+    )
+    assert claimed is not None and claimed["_id"] == "T2"
+    assert claimed["escalation"]["next_at"] == datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+    stored = await coll.find_one({"_id": "T1"})
+    assert stored is not None
+    assert stored["outbox"] == [] and "outbox_due_at" not in stored
+    assert stored["applied"] == ["cmd-1"] and stored["first_answer_at"] == now
