@@ -62,6 +62,7 @@ from bson.int64 import Int64
 from bson.objectid import ObjectId
 from mongomock import filtering, helpers
 from mongomock.collection import Collection as _MongomockCollection
+from pymongo import MongoClient
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 log = logging.getLogger("lapor.devdb")
@@ -1133,6 +1134,13 @@ class StandInMongoServer:
         server.autoresponds(self._respond)
         port = server.run()
         self._server = server
+        # Return only once a client has been answered: a stop() right after start() would
+        # otherwise close the socket under mockupdb's accept loop before it has begun.
+        probe: MongoClient[Document] = MongoClient(
+            f"mongodb://{self._host}:{port}/", serverSelectionTimeoutMS=10_000
+        )
+        with probe:
+            probe.admin.command("ping")
         self._url = f"mongodb://{self._host}:{port}/"
         log.warning(
             "LAPOR development stand-in MongoDB listening on %s: in memory, for development "
