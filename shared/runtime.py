@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from faststream import FastStream
+from faststream import AckPolicy, FastStream
 from faststream.message import StreamMessage
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.message import RabbitMessage
 from faststream.rabbit.schemas import Channel
+from faststream.rabbit.subscriber import RabbitSubscriber
 
 from shared import topology
 from shared.calendar import WorkingCalendar
@@ -100,6 +101,21 @@ class ServiceContext:
         default_factory=list
     )
     extra_queues: list[topology.QueueSpec] = field(default_factory=list)
+
+    def consume(self, spec: topology.QueueSpec, description: str) -> RabbitSubscriber:
+        """The subscriber decorator for ``spec``, with LAPOR's delivery rules.
+
+        The handler gets the raw body; an exception nacks the message for redelivery (so
+        the queue's delivery limit dead-letters a poison message); no reply is ever sent.
+        """
+        return self.broker.subscriber(
+            topology.subscription(spec),
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=raw_body,
+            no_reply=True,
+            title=spec.name,
+            description=description,
+        )
 
     @property
     def grace(self) -> timedelta:

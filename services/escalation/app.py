@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from faststream import AckPolicy
 from faststream.rabbit.annotations import RabbitMessage
 
 from services.escalation.handlers import Escalation
 from services.escalation.settings import EscalationSettings
 from shared import topology
 from shared.clock import Clock
-from shared.runtime import Service, ServiceContext, build_service, raw_body
+from shared.runtime import Service, ServiceContext, build_service
 from shared.settings import LaporSettings
 
 NAME = "escalation"
@@ -29,13 +28,9 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
             batch=settings.escalation_batch,
         )
 
-        @ctx.broker.subscriber(
-            topology.subscription(topology.ESCALATION_EVENTS),
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=raw_body,
-            no_reply=True,
-            title="escalation.events",
-            description="Every complaint.* event: the case's timer is recomputed from its document",
+        @ctx.consume(
+            topology.ESCALATION_EVENTS,
+            "Every complaint.* event: the case's timer is recomputed from its document",
         )
         async def on_event(body: bytes, message: RabbitMessage) -> None:
             await escalation.on_event(body, message)

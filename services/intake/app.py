@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from faststream import AckPolicy
 from faststream.rabbit.annotations import RabbitMessage
 
 from services.intake.handlers import Intake
 from shared import topology
 from shared.clock import Clock
-from shared.runtime import Service, ServiceContext, build_service, raw_body, routing_key_of
+from shared.runtime import Service, ServiceContext, build_service, routing_key_of
 from shared.settings import IntakeSettings
 
 NAME = "intake"
@@ -27,24 +26,16 @@ def create(settings: IntakeSettings | None = None, clock: Clock | None = None) -
             max_message_bytes=settings.max_message_bytes,
         )
 
-        @ctx.broker.subscriber(
-            topology.subscription(topology.INTAKE_REPORTS),
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=raw_body,
-            no_reply=True,
-            title="intake.reports",
-            description="ReportSubmitted from any channel (lapor.intake, channel.#)",
+        @ctx.consume(
+            topology.INTAKE_REPORTS,
+            "ReportSubmitted from any channel (lapor.intake, channel.#)",
         )
         async def on_report(body: bytes, message: RabbitMessage) -> None:
             await intake.take_in(body, routing_key_of(message), message.message_id)
 
-        @ctx.broker.subscriber(
-            topology.subscription(topology.INTAKE_STATUS_RELAY),
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=raw_body,
-            no_reply=True,
-            title="intake.status-relay",
-            description="Domain events turned into notices on the reporter's channel",
+        @ctx.consume(
+            topology.INTAKE_STATUS_RELAY,
+            "Domain events turned into notices on the reporter's channel",
         )
         async def on_status(body: bytes) -> None:
             await intake.relay_status(body)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from faststream import AckPolicy
 from faststream.rabbit.annotations import RabbitMessage
 
 from services.routing.handlers import Refused, Routing
@@ -12,7 +11,7 @@ from services.routing.registry import AgencyQueues, active_agencies
 from services.routing.settings import RoutingSettings
 from shared import topology
 from shared.clock import Clock
-from shared.runtime import Service, ServiceContext, build_service, raw_body, refuse, routing_key_of
+from shared.runtime import Service, ServiceContext, build_service, refuse, routing_key_of
 from shared.settings import LaporSettings
 
 NAME = "routing"
@@ -34,13 +33,9 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
             queues=queues,
         )
 
-        @ctx.broker.subscriber(
-            topology.subscription(topology.ROUTING_VERIFIED),
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=raw_body,
-            no_reply=True,
-            title="routing.verified",
-            description="complaint.verified: choose the agency and dispatch the case",
+        @ctx.consume(
+            topology.ROUTING_VERIFIED,
+            "complaint.verified: choose the agency and dispatch the case",
         )
         async def on_verified(body: bytes, message: RabbitMessage) -> None:
             try:
@@ -48,13 +43,9 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
             except Refused as refused:
                 await refuse(message, refused.reason, **refused.details)
 
-        @ctx.broker.subscriber(
-            topology.subscription(topology.ROUTING_COMMANDS),
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=raw_body,
-            no_reply=True,
-            title="routing.commands",
-            description="routing.dispose, opd.respond and reporter.reply commands",
+        @ctx.consume(
+            topology.ROUTING_COMMANDS,
+            "routing.dispose, opd.respond and reporter.reply commands",
         )
         async def on_command(body: bytes, message: RabbitMessage) -> None:
             try:

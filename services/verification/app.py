@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from faststream import AckPolicy
 from faststream.rabbit.annotations import RabbitMessage
 
 from services.verification.handlers import Verification
 from services.verification.settings import VerificationSettings
 from shared import topology
 from shared.clock import Clock
-from shared.runtime import Service, ServiceContext, build_service, raw_body
+from shared.runtime import Service, ServiceContext, build_service
 from shared.settings import LaporSettings
 
 NAME = "verification"
@@ -28,25 +27,17 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
             ),
         )
 
-        @ctx.broker.subscriber(
-            topology.subscription(topology.VERIFICATION_RECEIVED),
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=raw_body,
-            no_reply=True,
-            title="verification.received",
-            description="complaint.received (automatic checks) and complaint.information_added "
+        @ctx.consume(
+            topology.VERIFICATION_RECEIVED,
+            "complaint.received (automatic checks) and complaint.information_added "
             "(a deferred case resumes)",
         )
         async def on_event(body: bytes, message: RabbitMessage) -> None:
             await verification.on_event(body, message)
 
-        @ctx.broker.subscriber(
-            topology.subscription(topology.VERIFICATION_DECISIONS),
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=raw_body,
-            no_reply=True,
-            title="verification.decisions",
-            description="verification.decide: the admin verifies, defers, refers or archives",
+        @ctx.consume(
+            topology.VERIFICATION_DECISIONS,
+            "verification.decide: the admin verifies, defers, refers or archives",
         )
         async def on_decision(body: bytes, message: RabbitMessage) -> None:
             await verification.on_decision(body, message)
