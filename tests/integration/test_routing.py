@@ -612,7 +612,10 @@ async def test_a_reply_from_anyone_but_the_reporter_is_refused(
     # The reporter, however the channel spells the number, is heard.
     async with Listener(amqp, topology.OUTBOUND, "channel.telegram") as outbound:
         await reply(amqp, tid, "accept", {"phone": "0812 7788 9900"}, channel="sms", rating=5)
-        notices = await outbound.wait_for(has("closed", tid))
+        # The two notices may arrive in either order (messages are handled concurrently).
+        notices = await outbound.wait_for(
+            lambda bodies: has("closed", tid)(bodies) and has("rated", tid)(bodies)
+        )
     assert "telah ditutup" in events(notices, "closed", tid)[0]["text"]
     assert "(5/5)" in events(notices, "rated", tid)[0]["text"]
     case = await stored(store, tid)
