@@ -47,7 +47,7 @@ from shared.storage import Store
 from shared.tracking import new_tracking_id
 from tests.conftest import make_settings, start_service, wait_exit
 from tests.servers import Servers
-from tests.support import Json, Listener, eventually, publish
+from tests.support import Json, Listener, eventually, logged_text, publish
 
 pytestmark = pytest.mark.integration
 
@@ -278,7 +278,7 @@ async def test_a_late_case_climbs_reminder_to_ombudsman_each_step_once_with_two_
     logged = [r for r in caplog.records if r.name.startswith("lapor.escalation")]
     assert any(getattr(r, "step", None) for r in logged)  # the steps were logged...
     for record in logged:  # ...and no reporter identity with them
-        text = json.dumps(vars(record), default=str)
+        text = logged_text(record)
         assert REPORTER_NAME not in text and "81277889900" not in text
 
     stored = await store.complaints.find_one({"_id": tid})

@@ -35,7 +35,7 @@ from shared.settings import IntakeSettings
 from shared.sla import SlaPolicy
 from shared.storage import Store
 from tests.conftest import service_env
-from tests.support import Json, Listener, eventually, publish
+from tests.support import Json, Listener, eventually, logged_text, publish
 
 pytestmark = pytest.mark.integration
 
@@ -746,7 +746,7 @@ async def test_an_anonymous_reports_agency_messages_hold_no_reporter_identity(
             assert secret.encode() not in message.body, secret
     for record in caplog.records:
         if record.name.startswith("lapor"):
-            logged = f"{record.getMessage()} {vars(record)}"
+            logged = logged_text(record)
             for secret in secrets:
                 assert secret not in logged, (secret, record.name, record.getMessage())
 
