@@ -179,9 +179,13 @@ def build_service(
 
     async def prepare() -> None:
         await store.ensure_indexes()
-        await topology.declare_at(
-            settings.amqp_url.get_secret_value(), settings.delivery_limit, *context.extra_queues
-        )
+        if settings.declare_topology or context.extra_queues:
+            await topology.declare_at(
+                settings.amqp_url.get_secret_value(),
+                settings.delivery_limit,
+                *context.extra_queues,
+                whole=settings.declare_topology,
+            )
 
     async def start_background() -> None:
         stop.clear()

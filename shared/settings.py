@@ -36,6 +36,10 @@ class LaporSettings(BaseSettings):
     #: How long a pending outbox entry may wait for its own publisher before the relay sends it.
     outbox_grace_seconds: float = Field(default=5.0, gt=0)
     outbox_scan_seconds: float = Field(default=1.0, gt=0)
+    #: Declare the exchanges and service queues on start. Off where they are declared once
+    #: by ``lapor topology declare`` with the admin user (docker compose does), so that a
+    #: service's own broker user needs no right to create or delete anything.
+    declare_topology: bool = True
     log_level: str = "INFO"
     #: Test-only fault injection, ``name=action`` pairs separated by commas (see failpoints).
     failpoints: str = ""

@@ -3,7 +3,10 @@
 Every exchange is a durable topic exchange; every queue is a durable quorum queue with
 a delivery limit and at-least-once dead-lettering to ``lapor.dlx`` (original routing
 key kept), where ``lapor.dead-letters`` collects what could not be processed.
-Declaring is idempotent, so every service declares the whole topology when it starts.
+Declaring is idempotent. By default every service declares the whole topology when it
+starts (a laptop, the tests); a deployment declares it once with the admin user
+(``lapor topology declare``) and runs the services with ``LAPOR_DECLARE_TOPOLOGY=false``,
+so that a service's broker user needs no right to create or delete anything.
 """
 
 from __future__ import annotations
@@ -119,12 +122,16 @@ async def declare(channel: AbstractChannel, delivery_limit: int) -> None:
         await declare_queue(channel, spec, delivery_limit)
 
 
-async def declare_at(amqp_url: str, delivery_limit: int, *extra: QueueSpec) -> None:
-    """Open a short connection to ``amqp_url`` and declare the topology there."""
+async def declare_at(
+    amqp_url: str, delivery_limit: int, *extra: QueueSpec, whole: bool = True
+) -> None:
+    """Open a short connection to ``amqp_url`` and declare the queues ``extra`` there,
+    after the whole topology unless ``whole`` is false (then it must exist already)."""
     connection = await aio_pika.connect_robust(amqp_url)
     async with connection:
         channel = await connection.channel()
-        await declare(channel, delivery_limit)
+        if whole:
+            await declare(channel, delivery_limit)
         for spec in extra:
             await declare_queue(channel, spec, delivery_limit)
 

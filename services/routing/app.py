@@ -22,7 +22,9 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
     """The routing service, ready to start."""
     routing_settings = RoutingSettings.from_base(settings) if settings else RoutingSettings()
     queues = AgencyQueues(
-        routing_settings.amqp_url.get_secret_value(), routing_settings.delivery_limit
+        routing_settings.amqp_url.get_secret_value(),
+        routing_settings.delivery_limit,
+        whole=routing_settings.declare_topology,
     )
 
     def register(ctx: ServiceContext) -> None:

@@ -316,10 +316,13 @@ async def all_agencies(store: Store) -> list[AgencyRecord]:
 # --- the agencies' queues -----------------------------------------------------------------
 
 
-async def declare_agency_queues(amqp_url: str, delivery_limit: int, codes: Iterable[str]) -> None:
-    """Declare each agency's durable quorum queue ``opd.<code>`` (and the topology)."""
+async def declare_agency_queues(
+    amqp_url: str, delivery_limit: int, codes: Iterable[str], *, whole: bool = True
+) -> None:
+    """Declare each agency's durable quorum queue ``opd.<code>`` (and, if ``whole``, the
+    rest of the topology first)."""
     await topology.declare_at(
-        amqp_url, delivery_limit, *(topology.agency_queue(code) for code in codes)
+        amqp_url, delivery_limit, *(topology.agency_queue(code) for code in codes), whole=whole
     )
 
 
@@ -331,9 +334,10 @@ class AgencyQueues:
     before its first Disposition.
     """
 
-    def __init__(self, amqp_url: str, delivery_limit: int) -> None:
+    def __init__(self, amqp_url: str, delivery_limit: int, *, whole: bool = True) -> None:
         self._amqp_url = amqp_url
         self._delivery_limit = delivery_limit
+        self._whole = whole
         self._declared: set[str] = set()
         self._lock = asyncio.Lock()
 
@@ -345,5 +349,7 @@ class AgencyQueues:
         async with self._lock:
             missing = sorted(wanted - self._declared)
             if missing:
-                await declare_agency_queues(self._amqp_url, self._delivery_limit, missing)
+                await declare_agency_queues(
+                    self._amqp_url, self._delivery_limit, missing, whole=self._whole
+                )
                 self._declared.update(missing)

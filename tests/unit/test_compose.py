@@ -8,6 +8,8 @@ topology the services declare.
 
 from __future__ import annotations
 
+import base64
+import importlib
 import json
 import re
 from pathlib import Path
@@ -18,11 +20,13 @@ import pytest
 import yaml
 
 from shared import topology
+from shared.settings import IntakeSettings
 
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 LAPOR_SERVICES = ("intake", "verification", "routing", "escalation")
+KEY = base64.b64encode(bytes(32)).decode()
 VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
 
 
@@ -76,7 +80,7 @@ def amqp_user(compose: dict[str, Any], service: str) -> str:
 
 
 def test_it_runs_the_broker_the_database_and_every_service(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"rabbitmq", "mongodb", *LAPOR_SERVICES}
+    assert set(compose["services"]) == {"rabbitmq", "mongodb", "topology", *LAPOR_SERVICES}
     assert compose["services"]["rabbitmq"]["image"] == "rabbitmq:3.13-management"
     assert compose["services"]["mongodb"]["image"] == "mongo:7"
     for name in LAPOR_SERVICES:
@@ -87,6 +91,8 @@ def test_it_runs_the_broker_the_database_and_every_service(compose: dict[str, An
 
 def test_every_service_has_a_health_check_and_restarts(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
+        if name == "topology":
+            continue  # a one-shot step, below
         assert service["healthcheck"]["test"][0] == "CMD", name
         assert service["restart"] == "unless-stopped", name
     for name in LAPOR_SERVICES:
@@ -102,7 +108,21 @@ def test_the_services_start_once_the_broker_and_database_are_healthy(
         assert depends == {
             "rabbitmq": {"condition": "service_healthy"},
             "mongodb": {"condition": "service_healthy"},
+            "topology": {"condition": "service_completed_successfully"},
         }
+
+
+def test_the_topology_is_declared_once_by_the_admin_before_the_services(
+    compose: dict[str, Any],
+) -> None:
+    step = compose["services"]["topology"]
+    assert step["command"] == ["topology", "declare"]
+    assert step["restart"] == "no"
+    assert step["healthcheck"] == {"disable": True}
+    assert step["depends_on"] == {"rabbitmq": {"condition": "service_healthy"}}
+    assert urlsplit(step["environment"]["LAPOR_AMQP_URL"]).username == "lapor-admin"
+    for name in LAPOR_SERVICES:
+        assert compose["services"][name]["environment"]["LAPOR_DECLARE_TOPOLOGY"] == "false"
 
 
 def test_the_mongodb_health_check_makes_the_replica_set_once(compose: dict[str, Any]) -> None:
@@ -204,21 +224,41 @@ def _allows(pattern: str, name: str) -> bool:
     return re.search(pattern, name) is not None  # RabbitMQ matches anywhere, like search
 
 
-def test_every_service_may_declare_the_whole_topology(
+def consumed_queues(service: str) -> set[str]:
+    """The queues the service's own code subscribes to (read from its FastStream app)."""
+    app = importlib.import_module(f"services.{service}.app")
+    # Nothing connects until the service starts.
+    settings = IntakeSettings(
+        amqp_url="amqp://nobody@localhost:1/", mongo_url="mongodb://localhost:1/", pii_key=KEY
+    )
+    built = app.create(settings)
+    return {subscriber.queue.name for subscriber in built.context.broker.subscribers}
+
+
+@pytest.mark.parametrize("service", LAPOR_SERVICES)
+def test_each_service_may_read_its_own_queues_and_no_other(
+    service: str, compose: dict[str, Any], definitions: dict[str, Any]
+) -> None:
+    grant = _permissions(definitions, amqp_user(compose, service))
+    own = consumed_queues(service)
+    assert own, service
+    others = {spec.name for spec in topology.QUEUES} - own
+    for queue in own:
+        assert _allows(grant["read"], queue), (service, queue)
+    for queue in others:
+        assert not _allows(grant["read"], queue), (service, queue)
+    # A channel's own queue holds its reporters' contacts: no service reads it.
+    assert not _allows(grant["read"], "channel.email"), service
+
+
+def test_no_service_may_create_or_delete_the_topology(
     compose: dict[str, Any], definitions: dict[str, Any]
 ) -> None:
-    # Each service declares every exchange and queue at start, and may be the first to do
-    # so: creating a queue with a dead-letter exchange needs configure and read on the
-    # queue and write on lapor.dlx; binding needs write on the queue, read on the exchange.
-    queues = [spec.name for spec in topology.QUEUES]
+    # `topology` declared it as lapor-admin; configure also covers delete and purge.
     for name in LAPOR_SERVICES:
         grant = _permissions(definitions, amqp_user(compose, name))
-        for resource in (*topology.EXCHANGES, *queues):
-            assert _allows(grant["configure"], resource), (name, resource)
-            assert _allows(grant["read"], resource), (name, resource)
-        for queue in queues:
-            assert _allows(grant["write"], queue), (name, queue)
-        assert _allows(grant["write"], topology.DLX), name
+        for resource in (*topology.EXCHANGES, *(spec.name for spec in topology.QUEUES)):
+            assert not _allows(grant["configure"], resource), (name, resource)
 
 
 def test_services_may_publish_what_their_outboxes_hold_but_no_report_or_command(
@@ -233,17 +273,26 @@ def test_services_may_publish_what_their_outboxes_hold_but_no_report_or_command(
             assert _allows(grant["write"], exchange), (name, exchange)
         for exchange in (topology.INTAKE, topology.COMMANDS):
             assert not _allows(grant["write"], exchange), (name, exchange)
-        # A channel's own queue holds its reporters' contacts: no service reads it.
-        assert not _allows(grant["read"], "channel.email"), name
+        for spec in topology.QUEUES:  # writing a queue means binding it to anything
+            assert not _allows(grant["write"], spec.name), (name, spec.name)
 
 
 def test_only_routing_may_declare_agency_queues(
     compose: dict[str, Any], definitions: dict[str, Any]
 ) -> None:
+    # Declaring opd.<code> with its dead-letter exchange and binding it to lapor.opd
+    # needs configure, read and write on the queue, write on lapor.dlx, read on lapor.opd.
     agency = topology.agency_queue("dinkes-sumsel").name
     for name in LAPOR_SERVICES:
         grant = _permissions(definitions, amqp_user(compose, name))
-        assert _allows(grant["configure"], agency) == (name == "routing"), name
+        is_routing = name == "routing"
+        assert _allows(grant["configure"], agency) == is_routing, name
+        assert _allows(grant["write"], agency) == is_routing, name
+        assert _allows(grant["read"], agency) == is_routing, name
+        assert _allows(grant["write"], topology.DLX) == is_routing, name
+        assert _allows(grant["read"], topology.OPD) == is_routing, name
+    routing = _permissions(definitions, amqp_user(compose, "routing"))
+    assert not _allows(routing["configure"], "opd.x.y"), "only opd.<code>, one level"
 
 
 def test_the_broker_renders_its_definitions_from_the_environment(compose: dict[str, Any]) -> None:
