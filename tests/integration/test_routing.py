@@ -537,7 +537,10 @@ async def test_the_hop_limit_sends_the_case_to_the_admin(
 async def test_the_admin_routes_by_hand_what_no_rule_could(
     amqp: AbstractConnection, services: None, store: Store
 ) -> None:
-    async with Listener(amqp, topology.OPD, "opd.#") as agency_queues:
+    async with (
+        Listener(amqp, topology.OPD, "opd.#") as agency_queues,
+        Listener(amqp, topology.EVENTS, "complaint.needs_routing") as needs_routing,
+    ):
         tid = await submit(
             amqp,
             store,
@@ -546,6 +549,8 @@ async def test_the_admin_routes_by_hand_what_no_rule_could(
             category="listrik",
         )
         await verify(amqp, store, tid, "listrik")
+        # Routed (a slow machine may take longer than the quiet period below), then calm.
+        await arrived(needs_routing, "needs_routing", tid)
         [desk_item] = [
             json.loads(m.body)
             for m in await take_all(amqp, "admin.review", quiet=1.5)
