@@ -322,6 +322,53 @@ def _id_candidates(query: Any) -> list[Any] | None:
     return None
 
 
+def _string_conditions(query: Any) -> list[tuple[list[str], frozenset[str]]]:
+    """(path, strings) for each top-level condition "``path`` equals one of ``strings``".
+
+    ``{path: "s"}``, ``{path: {"$eq": "s"}}`` and ``{path: {"$in": ["s", ...]}}``, where every
+    value is a string. A document can match ``query`` only if it meets each of them.
+    """
+    if not isinstance(query, dict):
+        return []
+    conditions: list[tuple[list[str], frozenset[str]]] = []
+    for path, condition in query.items():
+        if not isinstance(path, str) or path.startswith("$") or not path:
+            continue
+        values: Any = None
+        if isinstance(condition, str):
+            values = [condition]
+        elif isinstance(condition, dict) and len(condition) == 1:
+            ((operator, operand),) = condition.items()
+            if operator == "$eq" and isinstance(operand, str):
+                values = [operand]
+            elif operator == "$in" and isinstance(operand, list):
+                values = operand
+        if values is not None and all(isinstance(value, str) for value in values):
+            conditions.append((path.split("."), frozenset(values)))
+    return conditions
+
+
+def _cannot_match(document: Mapping[str, Any], path: list[str], strings: frozenset[str]) -> bool:
+    """True only when ``document`` surely fails "``path`` equals one of ``strings``".
+
+    Sure cases: the field is missing (under sub-documents only), holds another string, or
+    holds an array of strings none of which is wanted. Everything else (arrays on the
+    way, other types) is left to mongomock's filter: this is a shortcut, never a verdict.
+    """
+    value: Any = document
+    for part in path:
+        if not isinstance(value, dict):
+            return False
+        if part not in value:
+            return True
+        value = value[part]
+    if isinstance(value, str):
+        return value not in strings
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return strings.isdisjoint(value)
+    return False
+
+
 def _index_key(document: Mapping[str, Any], fields: list[str]) -> tuple[Any, ...] | None:
     """The values a document holds for a unique index's fields (None: not plain, see below).
 
@@ -445,7 +492,7 @@ class _IndexedCollection(_MongomockCollection):
     def _matching(self, filter: Any) -> Iterator[Document]:
         ids = _id_candidates(filter)
         if ids is None:
-            return iter(_scan(self, filter))
+            return self._scan_quickly(filter)
         store = self._store
         store._remove_expired_documents()  # as mongomock does on every read of the store
         found: list[Document] = []
@@ -460,6 +507,21 @@ class _IndexedCollection(_MongomockCollection):
             _filter_applies(filter, {})  # mongomock validates a query that meets no document
             return iter(())
         return (document for document in found if _filter_applies(filter, document))
+
+    def _scan_quickly(self, filter: Any) -> Iterator[Document]:
+        """mongomock's scan, skipping documents a string condition rules out cheaply."""
+        conditions = _string_conditions(filter)
+        if not conditions:
+            return iter(_scan(self, filter))
+        store = self._store
+        if store.is_empty:
+            _filter_applies(filter, {})  # mongomock validates a query that meets no document
+        return (
+            document
+            for document in list(store.documents)
+            if not any(_cannot_match(document, path, strings) for path, strings in conditions)
+            and _filter_applies(filter, document)
+        )
 
     def _noting(
         self, documents: Iterator[Document], seen: list[tuple[Any, Document, Any]]
@@ -1107,6 +1169,17 @@ class _Engine:
                     database[name].delete_many(expired)
 
 
+class _QuietOpMsgReply(mockupdb.OpMsgReply):  # type: ignore[misc]
+    """An OP_MSG reply whose repr does not render its documents.
+
+    mockupdb formats every reply for its verbose log before looking whether that log is on;
+    rendering the documents took an eighth of the stand-in's time.
+    """
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(...)"
+
+
 class StandInMongoServer:
     """The in-memory development stand-in for a MongoDB server, listening on a TCP port."""
 
@@ -1181,6 +1254,8 @@ class StandInMongoServer:
             and request.flags & mockupdb.OP_MSG_FLAGS["moreToCome"]
         ):
             return True  # an unacknowledged (w=0) write: the client reads no reply
+        if isinstance(request, mockupdb.OpMsg):
+            reply = _QuietOpMsgReply(reply)
         try:
             request.replies(reply)
         except OSError:
@@ -1188,8 +1263,9 @@ class StandInMongoServer:
         return True
 
 
-def serve_forever(host: str, port: int) -> None:
-    """Run a stand-in server on ``host:port`` until SIGINT or SIGTERM."""
+def serve_forever(host: str, port: int, ready: Callable[[str], None] | None = None) -> None:
+    """Run a stand-in server on ``host:port`` until SIGINT or SIGTERM; ``ready`` gets its
+    URL once it answers (port 0: a free port, so the URL is the way to learn it)."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -1199,6 +1275,8 @@ def serve_forever(host: str, port: int) -> None:
     try:
         with StandInMongoServer(host, port) as server:
             log.info("stand-in MongoDB serving on %s; stop it with Ctrl+C", server.url)
+            if ready is not None:
+                ready(server.url)
             stop.wait()
     finally:
         for sig, handler in previous.items():

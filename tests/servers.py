@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -75,6 +77,36 @@ def _local_vhost(namespace: str, stack: ExitStack) -> str:
     return f"{LOCAL_AMQP}{quote(namespace, safe='')}"
 
 
+def _stand_in_process(stack: ExitStack) -> str:
+    """``lapor devdb`` as its own process (its CPU is not the tests' and services' GIL)."""
+    log = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - closed by the stack
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lapor", "devdb", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    stack.callback(stop)
+    assert process.stdout is not None
+    # It prints its URL once it answers, or exits (and the line is empty).
+    url = process.stdout.readline().strip()
+    if not url.startswith("mongodb://"):
+        stop()
+        log.seek(0)
+        said = log.read().decode(errors="replace")[-2000:]
+        raise ServerUnavailable(f"the MongoDB stand-in (lapor devdb) did not start: {said}")
+    return url
+
+
 def select() -> Servers:
     """Choose the servers for this test session (and start what must be started)."""
     namespace = f"lapor-test-{uuid.uuid4().hex[:8]}"
@@ -111,10 +143,6 @@ def select() -> Servers:
         mongo_url = mongo.get_connection_url()
         mongo_source = "testcontainers mongo:7"
     else:
-        from shared.devdb import StandInMongoServer
-
-        stand_in = StandInMongoServer()
-        mongo_url = stand_in.start()
-        stack.callback(stand_in.stop)
-        mongo_source = f"LAPOR stand-in server at {mongo_url}"
+        mongo_url = _stand_in_process(stack)
+        mongo_source = f"LAPOR stand-in server (lapor devdb) at {mongo_url}"
     return Servers(amqp_url, mongo_url, amqp_source, mongo_source, namespace, stack)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from typing import Any
 
 
@@ -11,7 +12,13 @@ def _devdb(args: argparse.Namespace) -> int:
     from shared.devdb import serve_forever
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    serve_forever(args.host, args.port)
+
+    def ready(url: str) -> None:
+        # Alone on stdout, so a script starting it with --port 0 learns where it listens.
+        sys.stdout.write(f"{url}\n")
+        sys.stdout.flush()
+
+    serve_forever(args.host, args.port, ready)
     return 0
 
 
@@ -22,8 +29,11 @@ def register(subparsers: Any) -> None:
         help="run the in-memory development stand-in for MongoDB (never for production)",
         description="Serve the MongoDB wire protocol from memory for development and tests, "
         "so several LAPOR processes can share data without a MongoDB server. Data is lost "
-        "when it stops. Point LAPOR_MONGO_URL at mongodb://HOST:PORT/.",
+        "when it stops. Point LAPOR_MONGO_URL at mongodb://HOST:PORT/ (printed on stdout "
+        "once it answers).",
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=27017)
+    parser.add_argument(
+        "--port", type=int, default=27017, help="0: any free port (default: %(default)s)"
+    )
     parser.set_defaults(handler=_devdb)
