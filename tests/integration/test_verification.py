@@ -654,6 +654,7 @@ def received_case(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # a liveness guard only: speed is bench/pipeline.py's business
 async def test_three_replicas_verify_a_thousand_reports_each_exactly_once(
     amqp: aio_pika.abc.AbstractConnection,
     settings: IntakeSettings,
@@ -698,7 +699,7 @@ async def test_three_replicas_verify_a_thousand_reports_each_exactly_once(
                 )
         await channel.close()
         await verified.wait_for(
-            lambda b: len(b) >= total or bool(held.messages or archived.messages), timeout=150
+            lambda b: len(b) >= total or bool(held.messages or archived.messages), timeout=400
         )
         assert held.bodies() == [] and archived.bodies() == [], "every report is a clean one"
         bodies = await verified.quiet(3.0)  # no late second verification
