@@ -72,6 +72,13 @@ async def _load_into_store(file: Path) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
+    if (args.file is None) == (not args.sample):
+        sys.stderr.write("lapor agencies load: give FILE or --sample, not both or neither\n")
+        return 2
+    if args.sample:
+        from services.routing.registry import sample_registry_path
+
+        return asyncio.run(_load_into_store(sample_registry_path()))
     return asyncio.run(_load_into_store(args.file))
 
 
@@ -121,7 +128,12 @@ def register(subparsers: Any) -> None:
         "declare its queue opd.<code> on lapor.opd. Agencies not in FILE are marked "
         "inactive, not deleted.",
     )
-    load.add_argument("file", type=Path, metavar="FILE")
+    load.add_argument("file", type=Path, metavar="FILE", nargs="?")
+    load.add_argument(
+        "--sample",
+        action="store_true",
+        help="load the South Sumatra sample that ships with LAPOR (also inside the image)",
+    )
     load.set_defaults(handler=_load)
 
     check = actions.add_parser("check", help="validate FILE only (no database, no broker)")

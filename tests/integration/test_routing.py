@@ -885,6 +885,18 @@ async def test_lapor_agencies_load_upserts_declares_queues_and_deactivates_the_m
     assert await store.agencies.count_documents({"active": True}) == kept  # nothing changed
 
 
+async def test_lapor_agencies_load_sample_needs_no_file_path(
+    settings: IntakeSettings, store: Store, tmp_path: Path
+) -> None:
+    code, out = await _lapor(settings, "load", "--sample")
+    assert code == 0, out
+    assert f"{len(AGENCY_CODES)} agencies added" in out
+    assert await store.agencies.count_documents({"active": True}) == len(AGENCY_CODES)
+    for wrong in ((), ("--sample", str(tmp_path / "x.yaml"))):
+        code, out = await _lapor(settings, "load", *wrong)
+        assert code == 2 and "give FILE or --sample" in out, wrong
+
+
 async def _start_routing(settings: IntakeSettings, **env: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,

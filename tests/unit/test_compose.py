@@ -121,6 +121,11 @@ def test_the_topology_is_declared_once_by_the_admin_before_the_services(
     assert step["healthcheck"] == {"disable": True}
     assert step["depends_on"] == {"rabbitmq": {"condition": "service_healthy"}}
     assert urlsplit(step["environment"]["LAPOR_AMQP_URL"]).username == "lapor-admin"
+    # ...and the admin's console: `docker compose run --rm topology agencies load --sample`
+    assert (
+        step["environment"]["LAPOR_MONGO_URL"]
+        == (compose["services"]["routing"]["environment"]["LAPOR_MONGO_URL"])
+    )
     for name in LAPOR_SERVICES:
         assert compose["services"][name]["environment"]["LAPOR_DECLARE_TOPOLOGY"] == "false"
 
