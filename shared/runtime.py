@@ -100,7 +100,6 @@ class ServiceContext:
     background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(
         default_factory=list
     )
-    extra_queues: list[topology.QueueSpec] = field(default_factory=list)
 
     def consume(self, spec: topology.QueueSpec, description: str) -> RabbitSubscriber:
         """The subscriber decorator for ``spec``, with LAPOR's delivery rules.
@@ -179,13 +178,8 @@ def build_service(
 
     async def prepare() -> None:
         await store.ensure_indexes()
-        if settings.declare_topology or context.extra_queues:
-            await topology.declare_at(
-                settings.amqp_url.get_secret_value(),
-                settings.delivery_limit,
-                *context.extra_queues,
-                whole=settings.declare_topology,
-            )
+        if settings.declare_topology:
+            await topology.declare_at(settings.amqp_url.get_secret_value(), settings.delivery_limit)
 
     async def start_background() -> None:
         stop.clear()

@@ -17,14 +17,12 @@ from shared import topology
 from shared.settings import LaporSettings
 
 
-async def _declare_all(settings: LaporSettings) -> None:
-    await topology.declare_at(settings.amqp_url.get_secret_value(), settings.delivery_limit)
-
-
 def _declare(_: argparse.Namespace) -> int:
     settings = LaporSettings()
     try:
-        asyncio.run(_declare_all(settings))
+        asyncio.run(
+            topology.declare_at(settings.amqp_url.get_secret_value(), settings.delivery_limit)
+        )
     except Exception as exc:  # the operator needs the broker's own words, not a trace
         sys.stderr.write(f"cannot declare the topology: {type(exc).__name__}: {exc}\n")
         return 1
