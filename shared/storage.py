@@ -1,7 +1,7 @@
 """MongoDB through PyMongo's native async API: one database, a collection per concern.
 
 ``LAPOR_MONGO_URL=memory://`` starts the development stand-in server inside this
-process (see :mod:`shared.devdb`); every other URL goes to a real MongoDB. Either way
+process (see :mod:`lapor_devdb`); every other URL goes to a real MongoDB. Either way
 the code below talks to a server through the real driver and wire protocol.
 
 The ``complaints`` document (``_id`` = tracking ID), by who writes which fields:
@@ -29,6 +29,7 @@ The ``complaints`` document (``_id`` = tracking ID), by who writes which fields:
 from __future__ import annotations
 
 import threading
+from types import ModuleType
 from typing import Any
 
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
@@ -49,13 +50,33 @@ _stand_in_lock = threading.Lock()
 _stand_in_url: str | None = None
 
 
+class StandInMissing(RuntimeError):
+    """The development stand-in MongoDB is wanted but not installed (a production install)."""
+
+
+def import_stand_in() -> ModuleType:
+    """The development stand-in package (:mod:`lapor_devdb`), imported only when asked for.
+
+    It is an optional extra so that production installs and the image carry no fake
+    database; the services never import it.
+    """
+    try:
+        import lapor_devdb
+    except ImportError as exc:
+        raise StandInMissing(
+            "the development stand-in MongoDB (LAPOR_MONGO_URL=memory://, `lapor devdb`) is "
+            "not installed here: install it with `pip install 'lapor[devdb]'` (development "
+            "and tests only), or point LAPOR_MONGO_URL at a real MongoDB "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    return lapor_devdb
+
+
 def _in_process_stand_in() -> str:
     global _stand_in_url
     with _stand_in_lock:
         if _stand_in_url is None:
-            from shared.devdb import StandInMongoServer
-
-            _stand_in_url = StandInMongoServer().start()
+            _stand_in_url = import_stand_in().StandInMongoServer().start()
         return _stand_in_url
 
 

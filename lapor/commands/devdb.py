@@ -9,8 +9,13 @@ from typing import Any
 
 
 def _devdb(args: argparse.Namespace) -> int:
-    from shared.devdb import serve_forever
+    from shared.storage import StandInMissing, import_stand_in
 
+    try:
+        stand_in = import_stand_in()
+    except StandInMissing as exc:
+        sys.stderr.write(f"lapor devdb: {exc}\n")
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     def ready(url: str) -> None:
@@ -18,7 +23,7 @@ def _devdb(args: argparse.Namespace) -> int:
         sys.stdout.write(f"{url}\n")
         sys.stdout.flush()
 
-    serve_forever(args.host, args.port, ready)
+    stand_in.serve_forever(args.host, args.port, ready)
     return 0
 
 

@@ -34,8 +34,9 @@ from pymongo.errors import (
 from pymongo.results import DeleteResult, InsertOneResult, UpdateResult
 from pymongo.write_concern import WriteConcern
 
-from shared import devdb
-from shared.devdb import StandInMongoServer, _Engine, _name
+from lapor_devdb import StandInMongoServer
+from lapor_devdb import engine as devdb
+from lapor_devdb.engine import _Engine, _name
 
 pytestmark = pytest.mark.integration
 
@@ -1234,7 +1235,7 @@ def test_serve_forever_runs_until_sigterm() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    code = f"from shared.devdb import serve_forever; serve_forever('127.0.0.1', {port})"
+    code = f"from lapor_devdb import serve_forever; serve_forever('127.0.0.1', {port})"
     process = subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=Path(__file__).resolve().parents[2],

@@ -1,68 +1,25 @@
-"""LAPOR's development stand-in MongoDB server: for development and tests only, never production.
-
-Where no MongoDB server exists, this module runs a small server that speaks the MongoDB
-wire protocol (mockupdb reads and answers the messages, mongomock evaluates queries and
-updates) and keeps every document in memory. Services still connect through the real
-``AsyncMongoClient`` over TCP, so there is one storage code path, several processes can
-share one stand-in, and a restarted process finds what it wrote before. All data is lost
-when the stand-in exits.
-
-It answers the subset of MongoDB that LAPOR uses and refuses everything else with an
-error that names what is unsupported (PyMongo raises ``OperationFailure``), never with a
-guessed answer:
-
-* handshake and admin: ``hello`` / ``isMaster``, ``ping``, ``buildInfo``,
-  ``getParameter`` (featureCompatibilityVersion only), ``endSessions``,
-  ``listDatabases``, ``dropDatabase``;
-* reads: ``find``, ``getMore``, ``killCursors``, ``count``, ``distinct``, ``aggregate``
-  with the stages $match $group $sort $project $limit $skip $count $unwind $addFields
-  $set $replaceRoot $lookup $facet;
-* writes: ``insert``, ``update`` (a replacement document, or the operators $set $unset
-  $inc $push $pull $pullAll $addToSet $pop $setOnInsert $min $max $currentDate
-  $rename), ``delete``, ``findAndModify``; a unique index violation is error 11000;
-* collections and indexes: ``create``, ``drop``, ``listCollections``, ``createIndexes``
-  (ascending/descending keys; unique, sparse, partialFilterExpression and TTL indexes
-  are enforced), ``listIndexes``, ``dropIndexes``.
-
-Refused: transactions, authentication, collations, array filters, pipeline-style updates,
-``let`` variables, text/geo/hashed indexes, capped collections, validators, $out/$merge,
-change streams and every other command. It is a standalone node that accepts logical
-sessions (``lsid`` is ignored) but no retryable-write or transaction numbers.
-
-Differences from a real server: cursors are snapshots taken when the query runs; all
-commands run one at a time; indexes only enforce uniqueness and expiry, not speed: a
-query or write whose filter pins ``_id`` to plain values (``{_id: v}``, ``{$eq: v}``, a
-short ``$in``, also inside a top-level ``$and``) looks its document up directly, and a
-unique index check looks up the documents holding the same key, but every other query
-scans its whole collection and slows down as the collection grows; duplicate-key errors
-do not say which index was violated; query and aggregation corner cases follow mongomock,
-and a mongomock failure is reported as an error naming the stand-in.
-"""
+"""The stand-in's engine: MongoDB commands answered from mongomock's in-memory store."""
 
 from __future__ import annotations
 
 import itertools
 import logging
 import secrets
-import signal
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import FrameType, TracebackType
-from typing import Any, Self
+from typing import Any
 
 import bson
-import mockupdb
 import mongomock
 from bson.errors import InvalidDocument
 from bson.int64 import Int64
 from bson.objectid import ObjectId
 from mongomock import filtering, helpers
 from mongomock.collection import Collection as _MongomockCollection
-from pymongo import MongoClient
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 log = logging.getLogger("lapor.devdb")
@@ -1167,118 +1124,3 @@ class _Engine:
                     if "partialFilterExpression" in index:
                         expired = {"$and": [index["partialFilterExpression"], expired]}
                     database[name].delete_many(expired)
-
-
-class _QuietOpMsgReply(mockupdb.OpMsgReply):  # type: ignore[misc]
-    """An OP_MSG reply whose repr does not render its documents.
-
-    mockupdb formats every reply for its verbose log before looking whether that log is on;
-    rendering the documents took an eighth of the stand-in's time.
-    """
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(...)"
-
-
-class StandInMongoServer:
-    """The in-memory development stand-in for a MongoDB server, listening on a TCP port."""
-
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._host = host
-        self._port = port
-        self._engine = _Engine()
-        self._server: Any = None
-        self._url: str | None = None
-
-    @property
-    def url(self) -> str:
-        """The ``mongodb://host:port/`` URL to connect to."""
-        if self._url is None:
-            raise RuntimeError("the stand-in MongoDB server is not running")
-        return self._url
-
-    def start(self) -> str:
-        """Listen (port 0: a free one) and answer clients from threads; returns the URL."""
-        if self._server is not None:
-            raise RuntimeError("the stand-in MongoDB server is already running")
-        server = mockupdb.MockupDB(port=self._port)
-        # mockupdb always binds "localhost"; the address is the only way to choose another.
-        server._address = (self._host, self._port)
-        server.autoresponds(self._respond)
-        port = server.run()
-        self._server = server
-        # Return only once a client has been answered: a stop() right after start() would
-        # otherwise close the socket under mockupdb's accept loop before it has begun.
-        probe: MongoClient[Document] = MongoClient(
-            f"mongodb://{self._host}:{port}/", serverSelectionTimeoutMS=10_000
-        )
-        with probe:
-            probe.admin.command("ping")
-        self._url = f"mongodb://{self._host}:{port}/"
-        log.warning(
-            "LAPOR development stand-in MongoDB listening on %s: in memory, for development "
-            "and tests only, NEVER for production; all its data is lost when it exits",
-            self._url,
-        )
-        return self._url
-
-    def stop(self) -> None:
-        """Close the listener and every client connection."""
-        if self._server is not None:
-            self._server.stop()
-        self._server = None
-        self._url = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _respond(self, request: Any) -> bool:
-        """Answer one request (mockupdb calls this from the connection's thread)."""
-        if not isinstance(request, mockupdb.CommandBase):
-            # Legacy opcodes (OP_QUERY on a collection, OP_INSERT, ...): no modern driver
-            # sends them and they cannot carry an error reply the driver would read.
-            log.warning("stand-in MongoDB: hanging up on a legacy %s", type(request).__name__)
-            return bool(request.hangup())
-        reply = self._engine.execute(request.namespace, dict(request.doc))
-        if (
-            isinstance(request, mockupdb.OpMsg)
-            and request.flags & mockupdb.OP_MSG_FLAGS["moreToCome"]
-        ):
-            return True  # an unacknowledged (w=0) write: the client reads no reply
-        if isinstance(request, mockupdb.OpMsg):
-            reply = _QuietOpMsgReply(reply)
-        try:
-            request.replies(reply)
-        except OSError:
-            log.info("stand-in MongoDB: a client left before its reply was sent")
-        return True
-
-
-def serve_forever(host: str, port: int, ready: Callable[[str], None] | None = None) -> None:
-    """Run a stand-in server on ``host:port`` until SIGINT or SIGTERM; ``ready`` gets its
-    URL once it answers (port 0: a free port, so the URL is the way to learn it)."""
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with StandInMongoServer(host, port) as server:
-            log.info("stand-in MongoDB serving on %s; stop it with Ctrl+C", server.url)
-            if ready is not None:
-                ready(server.url)
-            stop.wait()
-    finally:
-        for sig, handler in previous.items():
-            if handler is not None:
-                signal.signal(sig, handler)
