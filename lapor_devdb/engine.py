@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import secrets
@@ -18,9 +19,19 @@ import mongomock
 from bson.errors import InvalidDocument
 from bson.int64 import Int64
 from bson.objectid import ObjectId
+from mongomock import aggregate as mongomock_aggregate
 from mongomock import filtering, helpers
 from mongomock.collection import Collection as _MongomockCollection
 from pymongo.errors import DuplicateKeyError, OperationFailure
+
+from lapor_devdb.indexes import (
+    MAX_FOR_SORTING,
+    Index,
+    Plan,
+    best_plan,
+    candidates,
+    sort_walk_bounds,
+)
 
 log = logging.getLogger("lapor.devdb")
 
@@ -326,106 +337,51 @@ def _cannot_match(document: Mapping[str, Any], path: list[str], strings: frozens
     return False
 
 
-def _index_key(document: Mapping[str, Any], fields: list[str]) -> tuple[Any, ...] | None:
-    """The values a document holds for a unique index's fields (None: not plain, see below).
+class _StoreIndexes:
+    """The declared indexes of one collection's store, and the documents to refile in them."""
 
-    A field that is missing (or under a missing parent) counts as null, as mongomock's
-    ``{field: None}`` matches it. A document is "not plain" when a field is an array, a
-    sub-document or another type, or sits under a non-document: such documents are checked
-    against every duplicate-key query instead of being filed under a key.
-    """
-    values: list[Any] = []
-    for path in fields:
-        value: Any = document
-        for part in path.split("."):
-            if not isinstance(value, dict):
-                return None
-            if part not in value:
-                value = None
-                break
-            value = value[part]
-        if value is not None and not isinstance(value, _PLAIN):
-            return None
-        values.append(value)
-    return tuple(values)
+    def __init__(self) -> None:
+        self.by_name: dict[str, Index] = {}
+        # store keys whose document changed behind the indexes' back (a failed write that
+        # mongomock rolled back): refiled before the next query
+        self.dirty: set[Any] = set()
 
 
-@dataclass
-class _UniqueKeys:
-    """Which stored documents (by store key) hold which key of one unique index.
-
-    A superset: a deleted document's entry lingers until it is next looked at, and
-    candidates are always checked with mongomock's filter, so a stale entry costs time
-    only. Entries are kept right by ``_IndexedCollection``, through which every insert and
-    change goes: mongomock calls ``_ensure_uniques`` for each document it stores or changes.
-    """
-
-    spec: Any  # the index's dict in the store; another object means the index was remade
-    documents: Any  # the store's document dict; another object means it was dropped
-    fields: list[str]
-    buckets: dict[tuple[Any, ...], set[Any]] = field(default_factory=dict)
-    key_of: dict[Any, tuple[Any, ...] | None] = field(default_factory=dict)
-    others: set[Any] = field(default_factory=set)  # documents that are not plain
-
-    def add(self, key: Any, document: Mapping[str, Any] | None) -> None:
-        """File ``key``'s document (None: its values are unknown, check it always)."""
-        self.discard(key)
-        index_key = None if document is None else _index_key(document, self.fields)
-        self.key_of[key] = index_key
-        if index_key is None:
-            self.others.add(key)
-        else:
-            self.buckets.setdefault(index_key, set()).add(key)
-
-    def discard(self, key: Any) -> None:
-        if key not in self.key_of:
-            return
-        index_key = self.key_of.pop(key)
-        if index_key is None:
-            self.others.discard(key)
-            return
-        bucket = self.buckets.get(index_key)
-        if bucket is not None:
-            bucket.discard(key)
-            if not bucket:
-                del self.buckets[index_key]
-
-    def candidates(self, values: tuple[Any, ...]) -> set[Any]:
-        return self.buckets.get(values, set()) | self.others
-
-
-# collection store -> index name -> its keys; weak, so a dropped database's stores go
-_UniqueKeyCache = weakref.WeakKeyDictionary[Any, dict[str, _UniqueKeys]]
+# collection store -> its indexes; weak, so a dropped collection's indexes go with it
+_IndexCache = weakref.WeakKeyDictionary[Any, _StoreIndexes]
 # mongomock's own (untyped) methods that _IndexedCollection builds on
 _collection_init: Callable[..., None] = _MongomockCollection.__init__
 _scan: Callable[[Any, Any], Iterable[Document]] = _MongomockCollection._iter_documents
 _mongomock_update: Callable[..., Any] = _MongomockCollection._update
 _get_value_by_dot: Callable[[Any, str], Any] = helpers.get_value_by_dot
+_process_pipeline: Callable[..., Any] = mongomock_aggregate.process_pipeline
+_mongomock_find: Callable[..., Any] = _MongomockCollection.find
+_mongomock_aggregate: Callable[..., Any] = _MongomockCollection.aggregate
 
 
 class _IndexedCollection(_MongomockCollection):
-    """A mongomock collection that finds documents by ``_id`` and checks unique keys by lookup.
+    """A mongomock collection that finds documents through indexes instead of scanning.
 
-    It replaces two of mongomock's internal methods, keeping their results exactly:
+    It replaces mongomock's internal ``_iter_documents`` (under every find, count, update,
+    delete and unique-key check) and keeps its results: a query that pins ``_id`` to plain
+    values looks its documents up in the store's dict; any other query that a declared
+    index can narrow (:mod:`lapor_devdb.indexes`) takes its candidates from that index; a
+    sorted query with a limit walks an index on its sort field in order and stops once it
+    has enough. mongomock's own ``filter_applies`` then decides on every candidate.
 
-    * ``_iter_documents`` (under every find, count, update and delete): a query that pins
-      ``_id`` to plain values looks its documents up in the store's dict, then applies the
-      whole query with mongomock's own ``filter_applies``;
-    * ``_ensure_uniques``: mongomock's duplicate-key query, applied only to the documents
-      that can match it, found in a map from key values to documents (``_UniqueKeys``).
+    The indexes are kept in step with the documents through ``_ensure_uniques``, which
+    mongomock calls for every document it inserts or changes; a deleted document is
+    dropped from them when it is next met; a write that fails half-way marks what it
+    touched for refiling. Every insert and change must go through this class
+    (``_Engine._collection`` makes sure); deletes may go elsewhere.
 
-    Both rely on every document being filed under its own _id. mongomock breaks that when
-    an update fails half-way (a replacement with another _id, ``$set`` of _id followed by
-    a failing operator, or any change of a document-valued _id): it leaves the new _id on
-    a document filed under the old one, so two documents can share an _id. ``_update`` puts
-    the old _id back then; the rest of such a document stays as mongomock leaves it.
-
-    Every insert and change must go through this class (``_Engine._collection`` makes
-    sure): a document changed behind its back would keep a stale unique key. Deletes
-    may go elsewhere.
+    mongomock leaves a wrong _id on a document when an update fails half-way (a replacement
+    with another _id, ``$set`` of _id followed by a failing operator, or any change of a
+    document-valued _id), so two documents can share an _id: ``_update`` puts the old _id
+    back then; the rest of such a document stays as mongomock leaves it.
     """
 
-    def __init__(self, database: Any, name: str, unique_keys: _UniqueKeyCache) -> None:
+    def __init__(self, database: Any, name: str, indexes: _IndexCache) -> None:
         _collection_init(
             self,
             database,
@@ -434,9 +390,67 @@ class _IndexedCollection(_MongomockCollection):
             read_preference=database.read_preference,
             codec_options=database.codec_options,
         )
-        self._lapor_unique_keys = unique_keys
+        self._lapor_indexes = indexes
         # (store key, document, its _id) of each document an update in progress has seen
         self._lapor_seen: list[tuple[Any, Document, Any]] | None = None
+        # while a sorted query with a limit runs: (sort, how many matches it needs)
+        self._lapor_order: tuple[list[tuple[str, int]], int] | None = None
+
+    @contextlib.contextmanager
+    def sorted_by(self, sort: list[tuple[str, int]] | None, wanted: int) -> Iterator[None]:
+        """Within this block, queries may stop at the first ``wanted`` matches in ``sort``."""
+        self._lapor_order = (sort, wanted) if sort and wanted > 0 else None
+        try:
+            yield
+        finally:
+            self._lapor_order = None
+
+    def aggregate(self, pipeline: Any, session: Any = None, **unused: Any) -> Any:
+        """mongomock's aggregate, with a leading ``$match`` served like a find."""
+        if pipeline and isinstance(pipeline[0], dict) and "$match" in pipeline[0]:
+            documents = list(_mongomock_find(self, pipeline[0]["$match"]))
+            return _process_pipeline(documents, self.database, pipeline[1:], session)
+        return _mongomock_aggregate(self, pipeline, session=session)
+
+    # -- the indexes ------------------------------------------------------------------------
+
+    def _indexes(self) -> list[Index]:
+        """This collection's indexes, (re)built where out of date, pending refiles done."""
+        store = self._store
+        state = self._lapor_indexes.get(store)
+        if state is None:
+            state = self._lapor_indexes[store] = _StoreIndexes()
+        documents = store._documents
+        current: dict[str, Index] = {}
+        for name, spec in store.indexes.items():
+            index = state.by_name.get(name)
+            if (
+                index is None
+                or index.spec is not spec
+                or index.documents is not documents
+                or len(index.keys_of) > 2 * len(documents) + 1000  # many deleted: start afresh
+            ):
+                index = Index(spec, documents, [key for key, _ in spec["key"]])
+                for key, document in documents.items():
+                    index.file(key, document)
+            current[name] = index
+        state.by_name = current
+        if state.dirty:
+            for key in state.dirty:
+                document = documents.get(key)
+                for index in current.values():
+                    index.file(key, document)
+            state.dirty.clear()
+        return list(current.values())
+
+    def _mark_dirty(self, keys: Iterable[Any]) -> None:
+        state = self._lapor_indexes.get(self._store)
+        if state is not None:
+            state.dirty.update(key for key in keys if key is not _NOT_STORED)
+
+    def _refile(self, key: Any, document: Document | None) -> None:
+        for index in self._indexes():
+            index.file(key, document)
 
     # -- finding documents ------------------------------------------------------------------
 
@@ -449,7 +463,7 @@ class _IndexedCollection(_MongomockCollection):
     def _matching(self, filter: Any) -> Iterator[Document]:
         ids = _id_candidates(filter)
         if ids is None:
-            return self._scan_quickly(filter)
+            return self._through_indexes(filter)
         store = self._store
         store._remove_expired_documents()  # as mongomock does on every read of the store
         found: list[Document] = []
@@ -464,6 +478,98 @@ class _IndexedCollection(_MongomockCollection):
             _filter_applies(filter, {})  # mongomock validates a query that meets no document
             return iter(())
         return (document for document in found if _filter_applies(filter, document))
+
+    def _through_indexes(self, filter: Any) -> Iterator[Document]:
+        """The matches of ``filter`` from the best index plan, or a scan if none helps."""
+        if not isinstance(filter, dict) or not self._store.indexes:
+            return self._scan_quickly(filter)
+        indexes = self._indexes()
+        plan = best_plan(indexes, filter)
+        if self._lapor_order is not None:
+            walked = self._sorted_walk(indexes, plan, filter, *self._lapor_order)
+            if walked is not None:
+                return walked
+        if plan is None:
+            return self._scan_quickly(filter)
+        self._store._remove_expired_documents()
+        return self._checked(plan.index, candidates(plan), filter)
+
+    def _checked(self, index: Index, keys: Iterable[Any], filter: Any) -> Iterator[Document]:
+        """The documents under ``keys`` that match ``filter``; forgets keys since deleted."""
+        documents = self._store._documents
+        matches: list[Document] = []
+        gone: list[Any] = []
+        for key in keys:
+            document = documents.get(key)
+            if document is None:
+                gone.append(key)
+            elif _filter_applies(filter, document):
+                matches.append(document)
+        if not matches and not documents:
+            _filter_applies(filter, {})  # mongomock validates a query that meets no document
+        self._forget(gone)
+        return iter(matches)
+
+    def _forget(self, gone: list[Any]) -> None:
+        if gone:
+            for index in self._indexes():
+                for key in gone:
+                    index.discard(key)
+
+    def _sorted_walk(
+        self,
+        indexes: list[Index],
+        plan: Plan | None,
+        filter: Any,
+        sort: list[tuple[str, int]],
+        wanted: int,
+    ) -> Iterator[Document] | None:
+        """The first ``wanted`` matches in ``sort`` order (and their ties), walking an index
+        on the sort field; None when no index leads with it or a plan is cheaper.
+
+        mongomock sorts what comes back by the whole sort, so it is enough to return every
+        match whose first sort value is at most the ``wanted``-th one's, plus the documents
+        the index could not order (arrays, sub-documents), which mongomock places itself.
+        """
+        field_name, direction = sort[0]
+        leading = [index for index in indexes if index.fields[0] == field_name]
+        if not leading:
+            return None
+        index = min(leading, key=lambda each: len(each.fields))
+        bounds = sort_walk_bounds(index, filter)
+        if bounds is None:
+            if plan is not None and plan.cost <= MAX_FOR_SORTING:
+                return None
+            entries = index.everything(reverse=direction < 0)
+        else:
+            if plan is not None and plan.cost < index.range_count(bounds):
+                return None
+            entries = index.in_ranges(bounds, reverse=direction < 0)
+        self._store._remove_expired_documents()
+        documents = self._store._documents
+        unordered = index.others | index.multikey
+        matches: list[Document] = []
+        seen: set[Any] = set()
+        gone: list[Any] = []
+        last: Any = _NOT_STORED
+        for ranked, _, key in entries:
+            if last is not _NOT_STORED and ranked[0] != last:
+                break
+            if key in seen or key in unordered:
+                continue
+            seen.add(key)
+            document = documents.get(key)
+            if document is None:
+                gone.append(key)
+            elif _filter_applies(filter, document):
+                matches.append(document)
+                if len(matches) >= wanted and last is _NOT_STORED:
+                    last = ranked[0]  # take the rest of this value's ties, then stop
+        matches.extend(self._checked(index, list(unordered), filter))
+        if not matches and not documents:
+            _filter_applies(filter, {})  # mongomock validates a query that meets no document
+        self._forget(gone)
+        return iter(matches)
 
     def _scan_quickly(self, filter: Any) -> Iterator[Document]:
         """mongomock's scan, skipping documents a string condition rules out cheaply."""
@@ -516,13 +622,10 @@ class _IndexedCollection(_MongomockCollection):
             self._lapor_seen = outer
 
     def _after_failed_update(self, seen: list[tuple[Any, Document, Any]]) -> None:
-        """Give the documents a failed update touched their own _id back; refile their keys."""
+        """Give the documents a failed update touched their own _id back; refile them."""
         documents = self._store._documents
-        unique_keys = self._valid_unique_keys()
         for key, document, document_id in seen:
             stored = documents.get(key) if key is not _NOT_STORED else None
-            if stored is None:
-                continue
             if (
                 stored is document
                 and "_id" in document
@@ -530,17 +633,20 @@ class _IndexedCollection(_MongomockCollection):
                 and document["_id"] != key
             ):
                 document["_id"] = document_id
-            for keys in unique_keys:
-                keys.add(key, stored)
+        self._mark_dirty(key for key, _, _ in seen)
 
     # -- unique indexes ---------------------------------------------------------------------
 
     def _ensure_uniques(self, new_data: Document) -> None:
-        """mongomock's check (``new_data`` is already stored): 11000 if a unique key repeats."""
-        store = self._store
+        """mongomock's check (``new_data`` is already stored): 11000 if a unique key repeats.
+
+        Also where the indexes learn of every document mongomock inserts or changes.
+        """
         new_key = self._key_of(new_data)
+        if new_key is not _NOT_STORED:
+            self._refile(new_key, new_data)
         try:
-            for name, index in list(store.indexes.items()):
+            for index in list(self._store.indexes.values()):
                 if not index.get("unique"):
                     continue
                 find_kwargs: Document = {}
@@ -554,74 +660,12 @@ class _IndexedCollection(_MongomockCollection):
                 query: Document = find_kwargs
                 if index.get("partialFilterExpression") is not None:
                     query = {"$and": [index["partialFilterExpression"], find_kwargs]}
-                values = tuple(find_kwargs.values())
-                if all(value is None or isinstance(value, _PLAIN) for value in values):
-                    keys = self._unique_keys(name, index)
-                    matches = self._count_candidates(query, keys, values, new_key)
-                else:
-                    matches = sum(1 for _ in self._iter_documents(query))
-                if matches > 1:
+                if sum(1 for _ in self._iter_documents(query)) > 1:
                     raise DuplicateKeyError("E11000 Duplicate Key Error", 11000)
         except BaseException:
             # mongomock puts the old document back, or keeps the new one (on other errors)
-            if new_key is not _NOT_STORED:
-                for keys in self._valid_unique_keys():
-                    keys.add(new_key, None)
+            self._mark_dirty([new_key])
             raise
-        if new_key is not _NOT_STORED:
-            for keys in self._valid_unique_keys():
-                keys.add(new_key, new_data)
-
-    def _count_candidates(
-        self, query: Document, keys: _UniqueKeys, values: tuple[Any, ...], new_key: Any
-    ) -> int:
-        """How many documents match ``query``, of those that can: filed under ``values``,
-        not plain, or ``new_key`` (the document being checked, whose entry may be stale)."""
-        store = self._store
-        store._remove_expired_documents()  # as mongomock's scan would
-        matches = 0
-        for key in keys.candidates(values) | {new_key}:
-            document = store._documents.get(key)
-            if document is None:
-                keys.discard(key)  # deleted since it was filed
-                continue
-            if key != new_key and key in keys.others:
-                keys.add(key, document)  # its values were unknown after a failed write
-            if _filter_applies(query, document):
-                matches += 1
-        return matches
-
-    def _unique_keys(self, name: str, index: Any) -> _UniqueKeys:
-        """The key map of unique index ``name``, (re)built from the store if out of date."""
-        store = self._store
-        by_index = self._lapor_unique_keys.setdefault(store, {})
-        keys = by_index.get(name)
-        documents = store._documents
-        if (
-            keys is None
-            or keys.spec is not index
-            or keys.documents is not documents
-            or len(keys.key_of) > 2 * len(documents) + 1000  # many deleted: start afresh
-        ):
-            keys = _UniqueKeys(index, documents, [key for key, _ in index["key"]])
-            for key, document in documents.items():
-                keys.add(key, document)
-            by_index[name] = keys
-        return keys
-
-    def _valid_unique_keys(self) -> list[_UniqueKeys]:
-        """The up-to-date key maps of this collection; forgets the others."""
-        store = self._store
-        by_index = self._lapor_unique_keys.get(store)
-        if not by_index:
-            return []
-        valid: list[_UniqueKeys] = []
-        for name, keys in list(by_index.items()):
-            if keys.spec is store.indexes.get(name) and keys.documents is store._documents:
-                valid.append(keys)
-            else:
-                del by_index[name]
-        return valid
 
 
 class _Engine:
@@ -630,7 +674,7 @@ class _Engine:
     def __init__(self) -> None:
         self._client: Any = mongomock.MongoClient()
         self._lock = threading.Lock()
-        self._unique_keys: _UniqueKeyCache = weakref.WeakKeyDictionary()
+        self._indexes: _IndexCache = weakref.WeakKeyDictionary()
         self._cursors: dict[int, _Cursor] = {}
         self._next_ttl_sweep = 0.0
         self._connection_ids = itertools.count(1)
@@ -725,7 +769,7 @@ class _Engine:
     def _collection(self, db: str, name: Any) -> Any:
         database = self._client[db]
         collection = database[_name(name)]  # validates the name, as mongomock does
-        return _IndexedCollection(database, collection.name, self._unique_keys)
+        return _IndexedCollection(database, collection.name, self._indexes)
 
     def _exists(self, db: str, name: str) -> bool:
         return name in self._client[db].list_collection_names()
@@ -887,7 +931,9 @@ class _Engine:
                 9, "findAndModify needs either 'remove' or 'update' (with 'upsert')"
             )
         # mongomock's own find_one_and_* lose the target when the projection drops _id.
-        target = collection.find_one(query, sort=_sort_spec(command.get("sort")))
+        sort = _sort_spec(command.get("sort"))
+        with collection.sorted_by(sort, 1):
+            target = collection.find_one(query, sort=sort)
         if target is None:
             if not command.get("upsert"):
                 return {"lastErrorObject": {"n": 0, "updatedExisting": False}, "value": None}
@@ -917,16 +963,22 @@ class _Engine:
 
     def _find(self, db: str, command: Document) -> Document:
         name = _name(command["find"])
-        documents = self._collection(db, name).find(
-            command.get("filter") or {},
-            command.get("projection") or None,
-            skip=_count(command.get("skip"), "skip"),
-            limit=_count(command.get("limit"), "limit"),
-            sort=_sort_spec(command.get("sort")),
-        )
+        collection = self._collection(db, name)
+        skip, limit = _count(command.get("skip"), "skip"), _count(command.get("limit"), "limit")
+        sort = _sort_spec(command.get("sort"))
+        with collection.sorted_by(sort, skip + limit if limit else 0):
+            documents = list(
+                collection.find(
+                    command.get("filter") or {},
+                    command.get("projection") or None,
+                    skip=skip,
+                    limit=limit,
+                    sort=sort,
+                )
+            )
         return self._open_cursor(
             f"{db}.{name}",
-            list(documents),
+            documents,
             command.get("batchSize"),
             single_batch=bool(command.get("singleBatch")),
         )

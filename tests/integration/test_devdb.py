@@ -620,7 +620,7 @@ class _ScanningEngine(_Engine):
 
     def _collection(self, db: str, name: Any) -> Any:
         database = self._client[db]
-        return _ScanningCollection(database, database[_name(name)].name, self._unique_keys)
+        return _ScanningCollection(database, database[_name(name)].name, self._indexes)
 
 
 @pytest.fixture(scope="module")
