@@ -24,6 +24,8 @@ from mongomock import filtering, helpers
 from mongomock.collection import Collection as _MongomockCollection
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
+from lapor_devdb import strict
+from lapor_devdb.errors import RolledBack, _CommandError
 from lapor_devdb.indexes import (
     MAX_FOR_SORTING,
     Index,
@@ -103,35 +105,6 @@ _INDEX_OPTIONS = frozenset(
     {"name", "unique", "sparse", "partialFilterExpression", "expireAfterSeconds"}
 )
 _INDEX_IGNORED = frozenset({"key", "v", "background"})  # "key" is passed on separately
-_CODE_NAMES = {
-    1: "InternalError",
-    2: "BadValue",
-    9: "FailedToParse",
-    20: "IllegalOperation",
-    26: "NamespaceNotFound",
-    43: "CursorNotFound",
-    48: "NamespaceExists",
-    59: "CommandNotFound",
-    73: "InvalidNamespace",
-    238: "NotImplemented",
-    11000: "DuplicateKey",
-}
-
-
-class _CommandError(Exception):
-    """A command (or one write of it) failed; becomes ``{ok: 0, code, errmsg}``."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-    def as_reply(self) -> Document:
-        return {
-            "ok": 0,
-            "errmsg": str(self),
-            "code": self.code,
-            "codeName": _CODE_NAMES.get(self.code, "Location"),
-        }
 
 
 def _unsupported(what: str) -> _CommandError:
@@ -143,6 +116,8 @@ def _unsupported(what: str) -> _CommandError:
 def _as_command_error(exc: Exception, command: str) -> _CommandError:
     if isinstance(exc, _CommandError):
         return exc
+    if isinstance(exc, RolledBack):  # before DuplicateKeyError, which it poses as
+        return exc.error
     if isinstance(exc, DuplicateKeyError):
         return _CommandError(
             11000, f"E11000 duplicate key error: '{command}' violates a unique index"
@@ -183,6 +158,7 @@ def _check_update(update: Any) -> bool:
             raise _unsupported(f"the update operator '{operator}'")
         if isinstance(fields, Mapping) and any("$[" in path for path in fields):
             raise _unsupported("the positional operators '$[]' and '$[<identifier>]'")
+    strict.check_conflicts(update)
     return False
 
 
@@ -353,6 +329,7 @@ _IndexCache = weakref.WeakKeyDictionary[Any, _StoreIndexes]
 _collection_init: Callable[..., None] = _MongomockCollection.__init__
 _scan: Callable[[Any, Any], Iterable[Document]] = _MongomockCollection._iter_documents
 _mongomock_update: Callable[..., Any] = _MongomockCollection._update
+_mongomock_apply_update: Callable[..., Any] = _MongomockCollection._apply_update_document
 _get_value_by_dot: Callable[[Any, str], Any] = helpers.get_value_by_dot
 _process_pipeline: Callable[..., Any] = mongomock_aggregate.process_pipeline
 _mongomock_find: Callable[..., Any] = _MongomockCollection.find
@@ -614,12 +591,16 @@ class _IndexedCollection(_MongomockCollection):
         seen: list[tuple[Any, Document, Any]] = []
         outer, self._lapor_seen = self._lapor_seen, seen
         try:
-            return _mongomock_update(self, *args, **kwargs)
+            result = _mongomock_update(self, *args, **kwargs)
         except BaseException:
             self._after_failed_update(seen)
             raise
         finally:
             self._lapor_seen = outer
+        # mongomock refiles (through _ensure_uniques) only what compares unequal after the
+        # update, but 1 -> True or 1 -> 1.0 are changes to an index: refile what it matched
+        self._mark_dirty(key for key, _, _ in seen)
+        return result
 
     def _after_failed_update(self, seen: list[tuple[Any, Document, Any]]) -> None:
         """Give the documents a failed update touched their own _id back; refile them."""
@@ -635,7 +616,27 @@ class _IndexedCollection(_MongomockCollection):
                 document["_id"] = document_id
         self._mark_dirty(key for key, _, _ in seen)
 
+    def _apply_update_document(
+        self, existing_document: Document, spec: Any, document: Any, was_insert: bool
+    ) -> Any:
+        """mongomock's update of one document, refused where MongoDB 7 refuses it (28), and
+        with ``$min`` / ``$max`` decided by BSON type order."""
+        if isinstance(document, Mapping) and any(key.startswith("$") for key in document):
+            strict.check_paths_viable(existing_document, document)
+            document = strict.resolve_min_max(existing_document, document)
+        return _mongomock_apply_update(self, existing_document, spec, document, was_insert)
+
     # -- unique indexes ---------------------------------------------------------------------
+
+    def _check_storable(self, new_data: Document) -> None:
+        """Refuse what MongoDB 7 would not store (mongomock then undoes the write)."""
+        try:
+            strict.check_stored(new_data, inserted=self._lapor_seen is None)
+            for index in self._store.indexes.values():
+                if len(index["key"]) > 1:
+                    strict.check_parallel_arrays(new_data, [key for key, _ in index["key"]])
+        except _CommandError as refusal:
+            raise RolledBack(refusal) from None
 
     def _ensure_uniques(self, new_data: Document) -> None:
         """mongomock's check (``new_data`` is already stored): 11000 if a unique key repeats.
@@ -643,6 +644,11 @@ class _IndexedCollection(_MongomockCollection):
         Also where the indexes learn of every document mongomock inserts or changes.
         """
         new_key = self._key_of(new_data)
+        try:
+            self._check_storable(new_data)
+        except RolledBack:
+            self._mark_dirty([new_key])
+            raise
         if new_key is not _NOT_STORED:
             self._refile(new_key, new_data)
         try:
@@ -1125,6 +1131,11 @@ class _Engine:
             for key, kind in keys.items():
                 if kind not in (1, -1):
                     raise _unsupported(f"the index type {kind!r} (on '{key}')")
+            if not strict.check_index(collection._store.indexes, spec["name"], spec):
+                continue  # exactly this index exists already
+            if len(keys) > 1:
+                for document in collection._store.documents:
+                    strict.check_parallel_arrays(document, list(keys))
             options = {k: spec[k] for k in _INDEX_OPTIONS if k in spec}
             collection.create_index([(k, int(v)) for k, v in keys.items()], **options)
         return {

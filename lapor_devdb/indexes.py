@@ -135,11 +135,11 @@ class _Bounds:
         elif self.low_inclusive:
             low = ((self.rank, self.low),)
         else:
-            low = ((self.rank, self.low), (0, TOP))
+            low = ((self.rank, self.low), TOP)  # type: ignore[assignment]  # after its ties
         if self.high is None:
             high: Ranked = ((self.rank, TOP),)
         elif self.high_inclusive:
-            high = ((self.rank, self.high), (0, TOP))
+            high = ((self.rank, self.high), TOP)  # type: ignore[assignment]  # after its ties
         else:
             high = ((self.rank, self.high),)
         return (low,), (high,), (True, True)
@@ -154,7 +154,7 @@ class Index:
     fields: list[str]
     buckets: dict[Values, set[Any]] = field(default_factory=dict)
     ordered: Any = field(default_factory=SortedList)
-    keys_of: dict[Any, list[Values] | None] = field(default_factory=dict)
+    keys_of: dict[Any, list[Ranked] | None] = field(default_factory=dict)
     number_of: dict[Any, int] = field(default_factory=dict)
     numbers: Iterator[int] = field(default_factory=itertools.count)
     others: set[Any] = field(default_factory=set)  # cannot be filed: candidates of every plan
@@ -163,23 +163,24 @@ class Index:
     def file(self, key: Any, document: Mapping[str, Any] | None) -> None:
         """File (or refile) the document stored under ``key``; None: it is gone."""
         found = None if document is None else index_keys(document, self.fields)
-        new = None if found is None else found[0]
+        # ranked, so that a change from 1 to True (== in Python) still counts as a change
+        new = None if found is None else [_ranked(values) for values in found[0]]
         if key in self.keys_of:
             if document is not None and self.keys_of[key] == new and key not in self.others:
                 return  # its indexed values did not change
             self.discard(key)
-        if document is None:
+        if document is None or found is None:
+            if document is not None:
+                self.keys_of[key] = None
+                self.others.add(key)
             return
         self.keys_of[key] = new
-        if found is None:
-            self.others.add(key)
-            return
         if found[1]:
             self.multikey.add(key)
         number = self.number_of[key] = next(self.numbers)
-        for values in found[0]:
+        for values, ranked in zip(found[0], new or (), strict=True):
             self.buckets.setdefault(values, set()).add(key)
-            self.ordered.add((_ranked(values), number, key))
+            self.ordered.add((ranked, number, key))
 
     def discard(self, key: Any) -> None:
         """Forget what is filed under ``key``."""
@@ -189,13 +190,14 @@ class Index:
         number = self.number_of.pop(key, -1)
         self.others.discard(key)
         self.multikey.discard(key)
-        for values in old or ():
+        for ranked in old or ():
+            values = tuple(value for _, value in ranked)
             bucket = self.buckets.get(values)
             if bucket is not None:
                 bucket.discard(key)
                 if not bucket:
                     del self.buckets[values]
-            self.ordered.discard((_ranked(values), number, key))
+            self.ordered.discard((ranked, number, key))
 
     # -- what a plan would cost, and its candidates ------------------------------------------
 

@@ -612,6 +612,7 @@ class _ScanningCollection(devdb._IndexedCollection):
         return iter(devdb._scan(self, filter))
 
     def _ensure_uniques(self, new_data: Doc) -> None:
+        self._check_storable(new_data)  # the same refusals of MongoDB 7
         _mongomock_ensure_uniques(self, new_data)
 
 
@@ -1107,7 +1108,399 @@ def test_a_string_condition_spares_mongomocks_filter_most_documents(
     assert calls == 2
 
 
+# The stand-in answers from its in-memory indexes (equality, $in, ranges, sorted walks with a
+# limit). These tests hold every such answer to what mongomock's own full scans give.
+
+_T0 = datetime(2026, 1, 1)
+
+
+def _indexed_value(rnd: random.Random) -> Any:
+    """A value of any kind an indexed field meets: plain, null, arrays, documents."""
+    return rnd.choice(
+        [
+            lambda: rnd.choice(["a", "b", "c", "d"]),
+            lambda: rnd.randrange(-2, 4),
+            lambda: rnd.choice([0.5, 1.0, 2.5]),
+            lambda: rnd.choice([True, False]),
+            lambda: _T0 + timedelta(hours=rnd.randrange(6)),
+            lambda: None,
+            lambda: rnd.sample(["a", "b", "c", "d"], rnd.randrange(1, 3)),
+            lambda: [rnd.randrange(3), "a"],
+            lambda: [],
+            lambda: {"x": 1},
+            lambda: ObjectId(f"{rnd.randrange(3):024x}"),
+        ]
+    )()
+
+
+def _indexed_document(rnd: random.Random, n: int) -> Doc:
+    document: Doc = {"_id": n}
+    for name in ("s", "v", "t"):
+        if rnd.random() < 0.85:
+            document[name] = _indexed_value(rnd)
+    if rnd.random() < 0.7:
+        document["e"] = rnd.choice(
+            [{"at": _indexed_value(rnd)}, [{"at": 1}, {"at": 2}], {}, "flat"]
+        )
+    return document
+
+
+def _indexed_condition(rnd: random.Random) -> Any:
+    value = _indexed_value(rnd)
+    low, high = sorted([rnd.randrange(-2, 4), rnd.randrange(-2, 4)])
+    return rnd.choice(
+        [
+            value,
+            {"$eq": value},
+            {"$in": [_indexed_value(rnd) for _ in range(rnd.randrange(0, 4))]},
+            {"$gte": low, "$lte": high},
+            {"$gt": low},
+            {"$lt": rnd.choice(["b", "c", high])},
+            {"$lte": _T0 + timedelta(hours=rnd.randrange(6))},
+            {"$gte": rnd.choice(["a", "b", 0.5, True])},
+            {"$gt": 1, "$lt": "z"},  # two type brackets: nothing plain meets both
+            {"$in": ["a", "b"], "$ne": "a"},
+            {"$ne": rnd.choice(["a", 1])},
+            {"$exists": rnd.random() < 0.5},
+        ]
+    )
+
+
+def _indexed_query(rnd: random.Random) -> Doc:
+    paths = ["s", "v", "t", "e.at"]
+    query: Doc = {path: _indexed_condition(rnd) for path in rnd.sample(paths, rnd.randrange(1, 3))}
+    if rnd.random() < 0.2:
+        query = {"$and": [query, {rnd.choice(paths): _indexed_condition(rnd)}]}
+    return query
+
+
+def _random_indexed_story(seed: int, steps: int) -> Iterator[Doc]:
+    """Queries, claims and changes over a collection with single, compound, nested and
+    multikey indexes; every sort ends on _id, since MongoDB leaves the order of ties open."""
+    rnd = random.Random(seed)
+    yield {
+        "createIndexes": "c",
+        "indexes": [
+            {"key": {"s": 1}, "name": "s"},
+            {"key": {"v": 1}, "name": "v", "sparse": True},
+            {"key": {"s": 1, "v": -1}, "name": "s_v"},
+            {"key": {"e.at": 1}, "name": "e_at"},
+            {"key": {"t": 1}, "name": "t"},
+        ],
+    }
+    yield {"insert": "c", "documents": [_indexed_document(rnd, n) for n in range(60)]}
+    next_id = 60
+    for _ in range(steps):
+        kind = rnd.choice("fffffcmmuudiaX")
+        sort = {rnd.choice(["s", "v", "t", "e.at"]): rnd.choice([1, -1]), "_id": 1}
+        if kind == "f":
+            command: Doc = {"find": "c", "filter": _indexed_query(rnd), "sort": sort}
+            if rnd.random() < 0.2:
+                command["sort"] = {"_id": rnd.choice([1, -1])}
+            if rnd.random() < 0.7:
+                command["limit"] = rnd.randrange(1, 6)
+            if rnd.random() < 0.2:
+                command["skip"] = rnd.randrange(0, 3)
+            yield command
+        elif kind == "c":
+            yield {"count": "c", "query": _indexed_query(rnd)}
+        elif kind == "a":
+            yield {
+                "aggregate": "c",
+                "pipeline": [{"$match": _indexed_query(rnd)}, {"$sort": {"_id": 1}}],
+                "cursor": {},
+            }
+        elif kind == "m":  # a claim, as the outbox and the escalation scan make it
+            yield {
+                "findAndModify": "c",
+                "query": _indexed_query(rnd),
+                "sort": sort,
+                "update": {"$set": {rnd.choice(["s", "v", "t"]): _indexed_value(rnd)}},
+                "new": rnd.random() < 0.5,
+            }
+        elif kind == "u":
+            update = rnd.choice(
+                [
+                    # Nothing that fails on some documents only (a multi update would stop
+                    # half-way, at a point that depends on the order): no e.at (e may be no
+                    # document), no arrays in s or v (parallel arrays in index s_v).
+                    {"$set": {"t": _indexed_value(rnd)}},
+                    {"$set": {rnd.choice(["s", "v"]): rnd.choice(["a", 1, None, _T0])}},
+                    {"$set": {"e": {"at": _indexed_value(rnd)}}},
+                    {"$unset": {rnd.choice(["s", "v", "t", "e"]): ""}},
+                    {"$set": {"t": rnd.sample(["a", "b", "z"], 2)}},
+                ]
+            )
+            # multi: which one document a single update takes is MongoDB's choice
+            statement = {"q": _indexed_query(rnd), "u": update, "multi": True}
+            if rnd.random() < 0.2:  # fails half-way (on a string), leaving s changed
+                statement = {
+                    "q": {"_id": rnd.randrange(60)},
+                    "u": {"$set": {"s": "q"}, "$inc": {"s": 1}},
+                }
+            yield {"update": "c", "updates": [statement]}
+        elif kind == "d":
+            yield {"delete": "c", "deletes": [{"q": _indexed_query(rnd), "limit": 0}]}
+        elif kind == "i":
+            next_id += 1
+            yield {"insert": "c", "documents": [_indexed_document(rnd, next_id)]}
+        else:
+            yield rnd.choice(
+                [
+                    {"dropIndexes": "c", "index": rnd.choice(["s", "t"])},
+                    {"createIndexes": "c", "indexes": [{"key": {"t": 1}, "name": "t"}]},
+                    {"createIndexes": "c", "indexes": [{"key": {"s": 1}, "name": "s"}]},
+                ]
+            )
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_indexed_queries_answer_as_mongomocks_scans_do(seed: int) -> None:
+    engine, reference = _Engine(), _ScanningEngine()
+    everything: Doc = {"find": "c", "filter": {}}
+    found = 0
+    for command in _random_indexed_story(seed, 250):
+        reply = engine.execute("db", copy.deepcopy(command))
+        expected = reference.execute("db", copy.deepcopy(command))
+        assert _comparable(reply) == _comparable(expected), command
+        found += len(reply.get("cursor", {}).get("firstBatch", []))
+        stored = engine.execute("db", everything)["cursor"]["firstBatch"]
+        assert stored == reference.execute("db", everything)["cursor"]["firstBatch"], command
+    assert found > 10  # the queries do find things, so a wrong candidate set would show
+
+
+def test_sorted_claims_and_indexed_look_ups_do_not_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _Engine()
+    engine.execute(
+        "db",
+        {
+            "createIndexes": "c",
+            "indexes": [
+                {"key": {"due": 1}, "name": "due", "sparse": True},
+                {"key": {"status": 1}, "name": "status"},
+                {"key": {"keys": 1}, "name": "keys"},
+                {"key": {"received_at": 1}, "name": "received_at"},
+            ],
+        },
+    )
+    docs = [
+        {
+            "_id": f"C{i}",
+            "status": "verified",
+            "keys": [f"k{i}", f"j{i % 50}"],
+            "received_at": _T0 + timedelta(minutes=i),
+            **({"due": _T0 + timedelta(days=1, minutes=i)} if i % 2 else {}),
+        }
+        for i in range(3000)
+    ]
+    engine.execute("db", {"insert": "c", "documents": docs})
+    calls = 0
+    real = devdb._filter_applies
+
+    def counting(query: Any, document: Any) -> bool:
+        nonlocal calls
+        calls += 1
+        return bool(real(query, document))
+
+    monkeypatch.setattr(devdb, "_filter_applies", counting)
+    monkeypatch.setattr(devdb, "_scan", lambda *args: pytest.fail("scanned the collection"))
+    claim = engine.execute(
+        "db",
+        {
+            "findAndModify": "c",
+            "query": {"due": {"$lte": _T0 + timedelta(days=2)}},
+            "sort": {"due": 1},
+            "update": {"$set": {"due": _T0 + timedelta(days=9)}},
+        },
+    )
+    assert claim["value"]["_id"] == "C1"
+    nothing_due = engine.execute(
+        "db",
+        {
+            "findAndModify": "c",
+            "query": {"due": {"$lte": _T0}},
+            "sort": {"due": 1},
+            "update": {"$set": {"due": _T0}},
+        },
+    )
+    assert nothing_due["value"] is None
+    look_up = engine.execute(
+        "db",
+        {
+            "find": "c",
+            "filter": {
+                "keys": {"$in": ["k7", "j9"]},
+                "status": {"$in": ["received", "verified"]},
+                "received_at": {"$gte": _T0},
+            },
+            "sort": {"received_at": -1},
+            "limit": 3,
+        },
+    )
+    assert [d["_id"] for d in look_up["cursor"]["firstBatch"]] == ["C2959", "C2909", "C2859"]
+    newest = engine.execute(
+        "db", {"find": "c", "filter": {}, "sort": {"received_at": -1}, "limit": 2}
+    )
+    assert [d["_id"] for d in newest["cursor"]["firstBatch"]] == ["C2999", "C2998"]
+    count = engine.execute(
+        "db",
+        {"aggregate": "c", "pipeline": [{"$match": {"keys": "j3"}}, {"$count": "n"}], "cursor": {}},
+    )
+    assert count["cursor"]["firstBatch"] == [{"n": 60}]
+    assert calls < 250  # one scan alone would be 3,000
+
+
 # -- refusals -------------------------------------------------------------------------------
+
+
+# -- as strict as MongoDB 7 -------------------------------------------------------------------
+
+
+async def test_two_operators_on_one_path_are_refused_with_code_40(
+    coll: AsyncCollection[Doc],
+) -> None:
+    await coll.insert_one({"_id": 1, "x": 1, "a": {"b": 1}, "arr": []})
+    conflicts = [
+        (
+            {"$set": {"x": 2}, "$inc": {"x": 1}},
+            "Updating the path 'x' would create a conflict at 'x'",
+        ),
+        (
+            {"$set": {"a": {}}, "$unset": {"a.b": ""}},
+            "Updating the path 'a.b' would create a conflict at 'a'",
+        ),
+        ({"$set": {"a.b": 2, "a": {}}}, "Updating the path 'a' would create a conflict at 'a'"),
+        ({"$push": {"arr": 1}, "$pull": {"arr": 2}}, "conflict at 'arr'"),
+        ({"$rename": {"x": "y"}, "$set": {"y": 1}}, "conflict at 'y'"),
+        ({"$setOnInsert": {"x": 0}, "$set": {"x": 2}}, "conflict at 'x'"),
+    ]
+    for update, message in conflicts:
+        with pytest.raises(WriteError) as refused:
+            await coll.update_one({"_id": 1}, update)
+        assert refused.value.code == 40, update
+        assert message in str(refused.value), update
+    with pytest.raises(OperationFailure) as by_find_and_modify:
+        await coll.find_one_and_update({"_id": 1}, {"$set": {"x": 2}, "$max": {"x": 9}})
+    assert by_find_and_modify.value.code == 40
+    # paths that only share a prefix of their names do not conflict
+    await coll.update_one({"_id": 1}, {"$set": {"x": 5, "xy": 1, "a.bc": 2}, "$inc": {"a.b": 1}})
+    assert await coll.find_one({"_id": 1}) == {
+        "_id": 1, "x": 5, "a": {"b": 2, "bc": 2}, "arr": [], "xy": 1,
+    }  # fmt: skip
+
+
+async def test_setting_a_field_inside_a_non_document_is_refused_with_code_28(
+    coll: AsyncCollection[Doc],
+) -> None:
+    await coll.insert_one({"_id": 1, "a": 5, "s": "flat", "arr": [1, {"k": 1}], "d": {"e": 1}})
+    for update in (
+        {"$set": {"a.b": 1}},
+        {"$inc": {"s.n": 1}},
+        {"$push": {"d.e.f": 1}},
+        {"$set": {"arr.name": 1}},
+        {"$set": {"arr.0.k": 1}},
+    ):
+        with pytest.raises(WriteError) as refused:
+            await coll.update_one({"_id": 1}, update)
+        assert refused.value.code == 28, update
+        assert "Cannot create field" in str(refused.value), update
+    with pytest.raises(WriteError, match=r"Cannot create field 'b' in element \{a: 5\}"):
+        await coll.update_one({"_id": 1}, {"$set": {"a.b": 1}})
+    # through documents and array positions that exist, and into new fields, it works
+    await coll.update_one({"_id": 1}, {"$set": {"arr.1.k": 2, "d.e2.f": 1, "new.deep": 1}})
+    stored = await coll.find_one({"_id": 1})
+    assert stored is not None
+    assert stored["arr"] == [1, {"k": 2}] and stored["d"] == {"e": 1, "e2": {"f": 1}}
+
+
+async def test_documents_nested_deeper_than_100_levels_are_refused(
+    coll: AsyncCollection[Doc],
+) -> None:
+    def nested(levels: int) -> Doc:
+        value: Doc = {}
+        for _ in range(levels - 1):
+            value = {"n": value}
+        return value
+
+    await coll.insert_one({"_id": "ok", **nested(100)})  # the document itself is level 1
+    with pytest.raises(WriteError) as too_deep:
+        await coll.insert_one({"_id": "deep", **nested(101)})
+    assert too_deep.value.code == 15
+    with pytest.raises(WriteError) as by_update:
+        await coll.update_one({"_id": "ok"}, {"$set": {"more": nested(100)}})
+    assert by_update.value.code == 15
+    assert await coll.count_documents({}) == 1
+    stored = await coll.find_one({"_id": "ok"})
+    assert stored is not None and "more" not in stored  # the refused update left nothing
+
+
+async def test_a_document_over_16_mib_after_an_update_is_refused_with_code_17419(
+    coll: AsyncCollection[Doc],
+) -> None:
+    chunk = "x" * (6 * 1024 * 1024)
+    await coll.insert_one({"_id": 1, "parts": [chunk, chunk]})
+    with pytest.raises(WriteError) as too_large:
+        await coll.update_one({"_id": 1}, {"$push": {"parts": chunk}})
+    assert too_large.value.code == 17419
+    assert "larger than 16777216" in str(too_large.value)
+    stored = await coll.find_one({"_id": 1})
+    assert stored is not None and len(stored["parts"]) == 2  # rolled back
+    engine = _Engine()
+    reply = engine.execute("db", {"insert": "c", "documents": [{"_id": 1, "p": [chunk] * 3}]})
+    assert reply["writeErrors"][0]["code"] == 2  # an insert over the limit (drivers stop it first)
+
+
+async def test_parallel_arrays_in_a_compound_index_are_refused_with_code_171(
+    coll: AsyncCollection[Doc],
+) -> None:
+    await coll.create_index([("a", 1), ("b", 1)], name="a_b")
+    await coll.insert_one({"_id": 1, "a": [1, 2], "b": 1})
+    await coll.insert_one({"_id": 2, "a": 1, "b": [1, 2]})
+    with pytest.raises(WriteError) as on_insert:
+        await coll.insert_one({"_id": 3, "a": [1], "b": [2]})
+    assert on_insert.value.code == 171
+    assert "cannot index parallel arrays" in str(on_insert.value)
+    with pytest.raises(WriteError) as on_update:
+        await coll.update_one({"_id": 1}, {"$set": {"b": [3, 4]}})
+    assert on_update.value.code == 171
+    assert await coll.find_one({"_id": 1}) == {"_id": 1, "a": [1, 2], "b": 1}
+    assert await coll.count_documents({"a": 2}) == 1  # the index still finds it as it is
+    other = coll.database[f"{coll.name}_other"]
+    await other.insert_one({"_id": 1, "x": [1], "y": [2]})
+    with pytest.raises(OperationFailure) as on_create:
+        await other.create_index([("x", 1), ("y", 1)])
+    assert on_create.value.code == 171
+
+
+async def test_index_name_and_key_conflicts_are_refused_with_codes_85_and_86(
+    coll: AsyncCollection[Doc],
+) -> None:
+    await coll.create_index([("a", 1)], name="by_a")
+    await coll.create_index([("a", 1)], name="by_a")  # the same again: nothing to do
+    with pytest.raises(OperationFailure) as other_key:
+        await coll.create_index([("b", 1)], name="by_a")
+    assert other_key.value.code == 86
+    with pytest.raises(OperationFailure) as other_name:
+        await coll.create_index([("a", 1)], name="a_again")
+    assert other_name.value.code == 85
+    assert "Index already exists with a different name: by_a" in str(other_name.value)
+    with pytest.raises(OperationFailure) as other_options:
+        await coll.create_index([("a", 1)], name="by_a", unique=True)
+    assert other_options.value.code == 85
+    names = [index["name"] async for index in await coll.list_indexes()]
+    assert names == ["_id_", "by_a"]
+
+
+async def test_min_and_max_compare_by_bson_type_order(coll: AsyncCollection[Doc]) -> None:
+    at = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    await coll.insert_one({"_id": 1, "n": 5, "s": "b", "t": None, "d": at})
+    # null < numbers < strings < ... < dates
+    await coll.update_one({"_id": 1}, {"$min": {"n": "a", "s": 3, "t": 1}, "$max": {"d": 7}})
+    assert await coll.find_one({"_id": 1}) == {"_id": 1, "n": 5, "s": 3, "t": None, "d": at}
+    await coll.update_one({"_id": 1}, {"$max": {"n": "a", "t": 1, "new": 2}, "$min": {"d": 0}})
+    assert await coll.find_one({"_id": 1}) == {"_id": 1, "n": "a", "s": 3, "t": 1, "d": 0, "new": 2}
+    result = await coll.update_one({"_id": 1}, {"$min": {"d": 1}})
+    assert result.modified_count == 0
 
 
 @pytest.mark.parametrize(
