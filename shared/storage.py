@@ -29,12 +29,14 @@ The ``complaints`` document (``_id`` = tracking ID), by who writes which fields:
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from shared.settings import LaporSettings
 
@@ -45,6 +47,62 @@ QUARANTINE = "quarantine"
 AGENCIES = "agencies"
 
 MEMORY_URL = "memory://"
+
+_INDEX_OPTIONS = ("unique", "sparse", "partialFilterExpression", "expireAfterSeconds")
+_INDEX_OPTIONS_CONFLICT = 85
+_INDEX_KEY_SPECS_CONFLICT = 86
+
+
+class IndexMismatch(RuntimeError):
+    """Existing indexes differ from what LAPOR declares; says how to migrate them."""
+
+    def __init__(self, database: str, mismatches: list[str]) -> None:
+        self.mismatches = mismatches
+        lines = "\n".join(f"  - {m}" for m in mismatches)
+        super().__init__(
+            f"MongoDB database '{database}' has indexes that differ from what this LAPOR "
+            f"version declares (shared/storage.py):\n{lines}\n"
+            "To migrate: drop each index named above (mongosh: "
+            "`db.<collection>.dropIndex('<name>')`), then start any LAPOR service (or "
+            "`lapor agencies load`), which creates the declared ones. Queries that rely on "
+            "a dropped index scan until it is rebuilt; a unique index fails to build while "
+            "duplicates exist, and says which."
+        )
+
+
+def _index_key(spec: Any) -> list[tuple[str, int]]:
+    return [(str(field), int(direction)) for field, direction in dict(spec).items()]
+
+
+def _index_options(spec: Any) -> dict[str, Any]:
+    return {option: spec[option] for option in _INDEX_OPTIONS if spec.get(option)}
+
+
+def index_mismatches(
+    collection: str, existing: Sequence[Mapping[str, Any]], declared: list[IndexModel]
+) -> list[str]:
+    """How the ``existing`` indexes of ``collection`` contradict the ``declared`` ones."""
+    by_name = {index["name"]: index for index in existing}
+    found: list[str] = []
+    for model in declared:
+        wanted = model.document
+        name, key, options = wanted["name"], _index_key(wanted["key"]), _index_options(wanted)
+        have = by_name.get(name)
+        if have is not None:
+            if _index_key(have["key"]) != key or _index_options(have) != options:
+                found.append(
+                    f"{collection}.{name}: exists as key {dict(_index_key(have['key']))} "
+                    f"{_index_options(have)}, declared as key {dict(key)} {options}"
+                )
+            continue
+        for other in existing:
+            if _index_key(other["key"]) == key and other["name"] != name:
+                found.append(
+                    f"{collection}.{other['name']}: has the key {dict(key)} that LAPOR "
+                    f"declares as index '{name}' {options}"
+                )
+    return found
+
 
 _stand_in_lock = threading.Lock()
 _stand_in_url: str | None = None
@@ -106,33 +164,67 @@ class Store:
         """A store on the configured server and database."""
         return cls(mongo_client(settings, app_name), settings.mongo_db)
 
+    def declared_indexes(self) -> list[tuple[AsyncCollection[Document], list[IndexModel]]]:
+        """Every index the services' queries rely on, by collection."""
+        return [
+            (
+                self.complaints,
+                [
+                    IndexModel(
+                        [("channel", ASCENDING), ("external_id", ASCENDING)],
+                        unique=True,
+                        name="channel_external_id",
+                    ),
+                    IndexModel([("status", ASCENDING)], name="status"),
+                    IndexModel([("outbox_due_at", ASCENDING)], sparse=True, name="outbox_due"),
+                    IndexModel(
+                        [("escalation.next_at", ASCENDING)], sparse=True, name="next_deadline"
+                    ),
+                    IndexModel(
+                        [("agency", ASCENDING), ("status", ASCENDING)], name="agency_status"
+                    ),
+                    IndexModel(
+                        [("reporter.fingerprints", ASCENDING)], name="reporter_fingerprints"
+                    ),
+                    IndexModel([("received_at", ASCENDING)], name="received_at"),
+                    IndexModel([("dedup_keys", ASCENDING)], name="dedup_keys"),
+                ],
+            ),
+            (
+                self.quarantine,
+                [IndexModel([("quarantined_at", ASCENDING)], name="quarantined_at")],
+            ),
+            (
+                self.agencies,
+                [
+                    IndexModel([("region_codes", ASCENDING)], name="region_codes"),
+                    IndexModel([("categories", ASCENDING)], name="categories"),
+                ],
+            ),
+        ]
+
     async def ensure_indexes(self) -> None:
-        """Create the indexes every query of the services relies on (idempotent)."""
-        await self.complaints.create_indexes(
-            [
-                IndexModel(
-                    [("channel", ASCENDING), ("external_id", ASCENDING)],
-                    unique=True,
-                    name="channel_external_id",
-                ),
-                IndexModel([("status", ASCENDING)], name="status"),
-                IndexModel([("outbox_due_at", ASCENDING)], sparse=True, name="outbox_due"),
-                IndexModel([("escalation.next_at", ASCENDING)], sparse=True, name="next_deadline"),
-                IndexModel([("agency", ASCENDING), ("status", ASCENDING)], name="agency_status"),
-                IndexModel([("reporter.fingerprints", ASCENDING)], name="reporter_fingerprints"),
-                IndexModel([("received_at", ASCENDING)], name="received_at"),
-                IndexModel([("dedup_keys", ASCENDING)], name="dedup_keys"),
-            ]
-        )
-        await self.quarantine.create_indexes(
-            [IndexModel([("quarantined_at", ASCENDING)], name="quarantined_at")]
-        )
-        await self.agencies.create_indexes(
-            [
-                IndexModel([("region_codes", ASCENDING)], name="region_codes"),
-                IndexModel([("categories", ASCENDING)], name="categories"),
-            ]
-        )
+        """Create the indexes every query of the services relies on (idempotent).
+
+        An existing index that differs from its declaration (another key or options under
+        the same name, or the same key under another name) is not replaced behind the
+        operator's back: :class:`IndexMismatch` says which and how to migrate.
+        """
+        declared = self.declared_indexes()
+        mismatches: list[str] = []
+        for collection, models in declared:
+            existing = [index async for index in await collection.list_indexes()]
+            mismatches += index_mismatches(collection.name, existing, models)
+        if mismatches:
+            raise IndexMismatch(self.db.name, mismatches)
+        for collection, models in declared:
+            try:
+                await collection.create_indexes(models)
+            except OperationFailure as exc:
+                if exc.code not in (_INDEX_OPTIONS_CONFLICT, _INDEX_KEY_SPECS_CONFLICT):
+                    raise
+                # another process made a different one in between: the same advice
+                raise IndexMismatch(self.db.name, [f"{collection.name}: {exc}"]) from None
 
     async def close(self) -> None:
         """Close the client."""
