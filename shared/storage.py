@@ -37,6 +37,7 @@ from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
+from pymongo.monitoring import CommandListener
 
 from shared.settings import LaporSettings
 
@@ -143,10 +144,17 @@ def resolve_mongo_url(url: str) -> str:
     return _in_process_stand_in() if url.startswith(MEMORY_URL) else url
 
 
+# Given to every client this process makes: the tests record the query shapes the services
+# send with one (tests/query_shapes.py); empty, and so free, everywhere else.
+command_listeners: list[CommandListener] = []
+
+
 def mongo_client(settings: LaporSettings, app_name: str = "lapor") -> AsyncMongoClient[Document]:
     """A client for the configured server (timezone-aware datetimes)."""
     url = resolve_mongo_url(settings.mongo_url.get_secret_value())
-    return AsyncMongoClient(url, tz_aware=True, appname=app_name)
+    return AsyncMongoClient(
+        url, tz_aware=True, appname=app_name, event_listeners=list(command_listeners)
+    )
 
 
 class Store:

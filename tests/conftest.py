@@ -9,16 +9,18 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aio_pika
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared import topology
+from shared import storage, topology
 from shared.pii import IdentityProtector
 from shared.settings import IntakeSettings
 from shared.storage import Store
+from tests import query_shapes
 from tests import servers as server_selection
 
 _servers: server_selection.Servers | None = None
@@ -36,6 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
     global _servers, _selection_error
     if not _needs_servers(config):
         return
+    # every client the services make records the shapes of its queries and updates
+    storage.command_listeners.append(query_shapes.RECORDER)
     try:
         _servers = server_selection.select()
     except Exception as exc:  # reported in the header and by every test that needs a server
@@ -45,6 +49,18 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _servers is not None:
         _servers.cleanups.close()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write the query shapes the services sent (and merge them where asked to)."""
+    if not query_shapes.RECORDER.shapes:
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is not None:
+        query_shapes.RECORDER.save(factory.getbasetemp() / "query-shapes.json")
+    target = os.environ.get("LAPOR_RECORD_QUERY_SHAPES")
+    if target:
+        query_shapes.RECORDER.save(Path(target), merge=True)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
