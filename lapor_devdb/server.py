@@ -25,6 +25,7 @@ from types import FrameType, TracebackType
 from typing import Self
 
 import bson
+from bson.errors import BSONError
 
 from lapor_devdb.engine import Document, _Engine
 
@@ -212,7 +213,7 @@ class StandInMongoServer:
                 body = await reader.readexactly(length - 16)
                 try:
                     reply = self._answer(request_id, op_code, body)
-                except (_BadMessage, ValueError, IndexError, struct.error) as exc:
+                except (_BadMessage, BSONError, ValueError, IndexError, struct.error) as exc:
                     log.warning("stand-in MongoDB: hanging up on a message it cannot read: %s", exc)
                     return
                 if reply is not None:

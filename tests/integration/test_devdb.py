@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import bson
 import pytest
 from bson import Binary, Int64, ObjectId
 from mongomock.collection import Collection as MongomockCollection
@@ -1562,6 +1563,65 @@ async def test_refusals_leave_the_connection_usable(
             await coll.database.command("collMod", "x")
     await coll.insert_one({"_id": "still-fine"})
     assert await coll.find_one() == {"_id": "still-fine"}
+
+
+# -- the wire ---------------------------------------------------------------------------------
+
+
+def _raw_exchange(url: str, message: bytes) -> bytes:
+    """Send one raw message; what came back before the server closed or answered."""
+    host, port = url.removeprefix("mongodb://").rstrip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(message)
+        header = sock.recv(16)
+        if len(header) < 16:
+            return header
+        length = int.from_bytes(header[:4], "little")
+        body = b""
+        while len(body) < length - 16:
+            chunk = sock.recv(length - 16 - len(body))
+            if not chunk:
+                break
+            body += chunk
+        return header + body
+
+
+def _op_msg(request_id: int, body: Doc, sequences: dict[str, list[Doc]] | None = None) -> bytes:
+    payload = b"\x00\x00\x00\x00" + b"\x00" + bson.encode(body)
+    for identifier, documents in (sequences or {}).items():
+        section = identifier.encode() + b"\x00" + b"".join(bson.encode(d) for d in documents)
+        payload += b"\x01" + (len(section) + 4).to_bytes(4, "little") + section
+    header = (16 + len(payload)).to_bytes(4, "little") + request_id.to_bytes(4, "little")
+    return header + (0).to_bytes(4, "little") + (2013).to_bytes(4, "little") + payload
+
+
+def test_op_msg_document_sequences_are_folded_into_the_command(
+    server: StandInMongoServer,
+) -> None:
+    name = f"devdb_test_{next(_names)}"
+    insert = _op_msg(7, {"insert": "seq", "$db": name}, {"documents": [{"_id": 1}, {"_id": 2}]})
+    answer = _raw_exchange(server.url, insert)
+    assert int.from_bytes(answer[8:12], "little") == 7  # responseTo
+    assert int.from_bytes(answer[12:16], "little") == 2013
+    assert bson.decode(answer[21:]) == {"n": 2, "ok": 1}
+    with MongoClient(server.url) as client:
+        assert client[name]["seq"].count_documents({}) == 2
+
+
+def test_a_legacy_opcode_or_a_garbled_message_closes_only_its_connection(
+    server: StandInMongoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="lapor.devdb")
+    legacy_insert = (20).to_bytes(4, "little") + (1).to_bytes(4, "little") + bytes(4)
+    legacy_insert += (2002).to_bytes(4, "little") + bytes(4)
+    assert _raw_exchange(server.url, legacy_insert) == b""
+    garbled = _op_msg(1, {"ping": 1, "$db": "admin"})[:-3] + b"\x09\x09\x09"
+    assert _raw_exchange(server.url, garbled) == b""
+    said = [r.getMessage() for r in caplog.records if r.name == "lapor.devdb"]
+    assert any("legacy opcode 2002" in m for m in said)
+    assert any("cannot read" in m and "legacy" not in m for m in said)
+    with MongoClient(server.url) as client:
+        assert client.admin.command("ping")["ok"] == 1
 
 
 # -- sharing --------------------------------------------------------------------------------
