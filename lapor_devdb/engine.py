@@ -370,6 +370,8 @@ class _IndexedCollection(_MongomockCollection):
         self._lapor_indexes = indexes
         # (store key, document, its _id) of each document an update in progress has seen
         self._lapor_seen: list[tuple[Any, Document, Any]] | None = None
+        # store keys _ensure_uniques refiled during the update in progress
+        self._lapor_refiled: set[Any] = set()
         # while a sorted query with a limit runs: (sort, how many matches it needs)
         self._lapor_order: tuple[list[tuple[str, int]], int] | None = None
 
@@ -590,6 +592,7 @@ class _IndexedCollection(_MongomockCollection):
     def _update(self, *args: Any, **kwargs: Any) -> Any:
         seen: list[tuple[Any, Document, Any]] = []
         outer, self._lapor_seen = self._lapor_seen, seen
+        refiled_before, self._lapor_refiled = self._lapor_refiled, set()
         try:
             result = _mongomock_update(self, *args, **kwargs)
         except BaseException:
@@ -597,9 +600,10 @@ class _IndexedCollection(_MongomockCollection):
             raise
         finally:
             self._lapor_seen = outer
+            refiled, self._lapor_refiled = self._lapor_refiled, refiled_before
         # mongomock refiles (through _ensure_uniques) only what compares unequal after the
-        # update, but 1 -> True or 1 -> 1.0 are changes to an index: refile what it matched
-        self._mark_dirty(key for key, _, _ in seen)
+        # update, but 1 -> True or 1 -> 1.0 are changes to an index: refile the rest it met
+        self._mark_dirty(key for key, _, _ in seen if key not in refiled)
         return result
 
     def _after_failed_update(self, seen: list[tuple[Any, Document, Any]]) -> None:
@@ -651,6 +655,7 @@ class _IndexedCollection(_MongomockCollection):
             raise
         if new_key is not _NOT_STORED:
             self._refile(new_key, new_data)
+            self._lapor_refiled.add(new_key)
         try:
             for index in list(self._store.indexes.values()):
                 if not index.get("unique"):

@@ -168,10 +168,16 @@ def compare(a: Any, b: Any) -> int:
 def depth(value: Any) -> int:
     """How many levels of documents and arrays ``value`` nests (a plain value: 0)."""
     if isinstance(value, Mapping):
-        return 1 + max((depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((depth(v) for v in value), default=0)
-    return 0
+        children: Any = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return 0
+    deepest = 0
+    for child in children:
+        if isinstance(child, Mapping | list):  # a call only where a level can begin
+            deepest = max(deepest, depth(child))
+    return 1 + deepest
 
 
 def check_stored(document: Mapping[str, Any], inserted: bool) -> None:
