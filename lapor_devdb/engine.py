@@ -215,11 +215,12 @@ class _Cursor:
 #
 # mongomock scans the whole collection for every query, and again per unique index for every
 # document it inserts or changes. _IndexedCollection looks documents up instead where that
-# gives exactly mongomock's answer: mongomock keeps a collection's documents in a dict keyed
-# by _id, and matches a plain query value with Python's ``==`` (``filter_applies``), which
-# for these types agrees with their hash, so a dict lookup finds every document the filter
-# could match; the whole filter is then applied to what was found. bool and Int64 are ints.
-_PLAIN = (str, int, float, ObjectId, datetime)
+# gives exactly mongomock's answer: by _id in the store's own dict (mongomock keeps a
+# collection's documents in a dict keyed by _id, and matches a plain query value with
+# Python's ``==``, which for these types agrees with their hash), and through the declared
+# indexes (lapor_devdb.indexes) otherwise; the whole filter is then applied to what was
+# found. bool and Int64 are ints.
+#
 # _id lookups leave out datetimes: mongomock files a document under its _id as given but
 # stores the _id truncated to milliseconds and made naive, so the two can differ.
 _PLAIN_ID = (str, int, float, ObjectId)
