@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from typing import Any
 
@@ -124,6 +125,26 @@ async def test_the_services_queries_are_recorded_as_shapes(settings: IntakeSetti
             }
         ],
     } in shapes
+
+
+def test_the_committed_shapes_cover_the_services_commands() -> None:
+    shapes = query_shapes.load()
+    names = {next(key for key in shape if key in query_shapes.RECORDED) for shape in shapes}
+    assert {"find", "insert", "update", "findAndModify"} <= names
+    collections = {shape[next(iter(shape))] for shape in shapes}
+    assert {"complaints", "quarantine"} <= collections
+    # values are never kept, only their types: no reporter data in the repository
+    leaves = [leaf for shape in shapes for key, value in shape.items() if key not in
+              query_shapes.RECORDED for leaf in _leaves(value)]  # fmt: skip
+    assert leaves and all(re.fullmatch(r"<\w+>", leaf) for leaf in leaves)
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
 
 
 async def test_every_recorded_shape_is_accepted_by_the_session_server(
