@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import secrets
@@ -314,6 +315,23 @@ def _cannot_match(document: Mapping[str, Any], path: list[str], strings: frozens
     return False
 
 
+def _first_in_order(
+    documents: list[Document], sort: list[tuple[str, int]], wanted: int
+) -> list[Document]:
+    """The first ``wanted`` of ``documents`` in ``sort`` order, sorted as mongomock sorts
+    (stable passes, last key first), so that its own sort afterwards keeps them as they are;
+    mongomock would otherwise copy every match for the projection before it limits."""
+    if len(documents) <= wanted or any(key.startswith("$") for key, _ in sort):
+        return documents
+    for key, direction in reversed(sort):
+        documents = sorted(documents, key=functools.partial(_sort_key, key), reverse=direction < 0)
+    return documents[:wanted]
+
+
+def _sort_key(key: str, document: Document) -> Any:
+    return _resolve_sort_key(key, document)
+
+
 class _StoreIndexes:
     """The declared indexes of one collection's store, and the documents to refile in them."""
 
@@ -333,6 +351,7 @@ _mongomock_update: Callable[..., Any] = _MongomockCollection._update
 _mongomock_apply_update: Callable[..., Any] = _MongomockCollection._apply_update_document
 _get_value_by_dot: Callable[[Any, str], Any] = helpers.get_value_by_dot
 _process_pipeline: Callable[..., Any] = mongomock_aggregate.process_pipeline
+_resolve_sort_key: Callable[[str, Any], Any] = filtering.resolve_sort_key
 _mongomock_find: Callable[..., Any] = _MongomockCollection.find
 _mongomock_aggregate: Callable[..., Any] = _MongomockCollection.aggregate
 
@@ -472,7 +491,10 @@ class _IndexedCollection(_MongomockCollection):
         if plan is None:
             return self._scan_quickly(filter)
         self._store._remove_expired_documents()
-        return self._checked(plan.index, candidates(plan), filter)
+        matches = self._checked(plan.index, candidates(plan), filter)
+        if self._lapor_order is not None:
+            return iter(_first_in_order(list(matches), *self._lapor_order))
+        return matches
 
     def _checked(self, index: Index, keys: Iterable[Any], filter: Any) -> Iterator[Document]:
         """The documents under ``keys`` that match ``filter``; forgets keys since deleted."""
