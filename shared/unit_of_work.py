@@ -30,8 +30,6 @@ from shared.lifecycle import Actor, Status, timeline_entry, transition
 from shared.outbox import Outbox, OutboxMessage, with_pending
 from shared.vocabulary import CaseKeptChanging, CaseNotFound, Refusal
 
-log = logging.getLogger("lapor.cases")
-
 Document = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
 
@@ -157,6 +155,8 @@ class CaseStore:
         self._outbox = outbox
         self._failpoints = failpoints
         self._after_store = f"{service}.after_store"
+        # The service's own logger: a service's log reads as one story.
+        self._log = logging.getLogger(f"lapor.{service}")
         self._grace = grace
 
     async def find(self, tracking_id: str, projection: Mapping[str, Any] | None) -> Case | None:
@@ -182,15 +182,15 @@ class CaseStore:
             update = with_pending(update, change.messages, self._grace)
         result = await self._complaints.update_one(change.filter(), update)
         if result.matched_count == 0:
-            log.info(
+            self._log.info(
                 "case changed since it was read; nothing stored",
                 extra={"tracking_id": change.tracking_id, "step": change.step},
             )
             return False
         await self._failpoints.reached(change.failpoint or self._after_store)
         await self._outbox.deliver(change.tracking_id, change.messages)
-        if log.isEnabledFor(logging.INFO):
-            log.info(
+        if self._log.isEnabledFor(logging.INFO):
+            self._log.info(
                 change.summary,
                 extra={
                     "tracking_id": change.tracking_id,
