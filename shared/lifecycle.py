@@ -206,14 +206,18 @@ def timeline_entry(
     actor: Actor,
     from_status: Status | None,
     to_status: Status,
-    *,
-    by: str | None = None,
-    note: str | None = None,
-    **extra: Any,
+    **more: Any,
 ) -> dict[str, Any]:
-    """One entry of a case's timeline: who did what, when, from which status to which, why."""
+    """One entry of a case's timeline: who did what, when, from which status to which, why.
+
+    ``more`` adds ``by`` (who exactly), ``note`` (why) and any other detail; absent
+    values (None, an empty note) are left out.
+    """
     entry: dict[str, Any] = {"at": at, "step": step, "actor": str(actor), "to": str(to_status)}
     if from_status is not None:
         entry["from"] = str(from_status)
-    optional = {"by": by, "note": note or None, **extra}
-    return entry | {key: value for key, value in optional.items() if value is not None}
+    return entry | {
+        key: value
+        for key, value in more.items()
+        if value is not None and not (key == "note" and not value)
+    }

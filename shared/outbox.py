@@ -112,6 +112,13 @@ class Outbox:
         if not messages:
             return
         ids = [m.message_id for m in messages]
+        # Usually the outbox holds exactly these messages: one update empties it.
+        emptied = await self._collection.update_one(
+            {"_id": doc_id, "outbox": {"$size": len(ids)}, "outbox.message_id": {"$all": ids}},
+            {"$set": {"outbox": []}, "$unset": {"outbox_due_at": ""}},
+        )
+        if emptied.matched_count:
+            return
         await self._collection.update_one(
             {"_id": doc_id}, {"$pull": {"outbox": {"message_id": {"$in": ids}}}}
         )

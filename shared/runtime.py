@@ -32,6 +32,8 @@ from shared.outbox import Outbox, OutboxMessage
 from shared.pii import IdentityProtector
 from shared.settings import LaporSettings
 from shared.storage import Store
+from shared.unit_of_work import CaseStore, Sender
+from shared.vocabulary import Reason
 
 log = logging.getLogger("lapor.runtime")
 
@@ -59,9 +61,15 @@ def routing_key_of(message: RabbitMessage) -> str:
     return message.raw_message.routing_key or ""
 
 
-async def refuse(message: RabbitMessage, reason: str, **details: object) -> None:
+def sender_of(message: RabbitMessage) -> Sender:
+    """Who sent ``message``: the ``user_id`` RabbitMQ checked against the connection."""
+    user_id = message.raw_message.user_id
+    return Sender(user_id=str(user_id) if user_id else None)
+
+
+async def refuse(message: RabbitMessage, reason: Reason | str, **details: object) -> None:
     """Dead-letter a message that can never be processed (no redelivery), with a log."""
-    log.warning("message refused", extra={"reason": reason, **details})
+    log.warning("message refused", extra={"reason": str(reason), **details})
     await message.reject(requeue=False)
 
 
@@ -97,6 +105,7 @@ class ServiceContext:
     outbox: Outbox
     failpoints: Failpoints
     calendar: WorkingCalendar
+    cases: CaseStore
     background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(
         default_factory=list
     )
@@ -159,6 +168,8 @@ def build_service(
         BrokerPublisher(broker),
         grace=timedelta(seconds=settings.outbox_grace_seconds),
     )
+    failpoints = Failpoints(settings.failpoints)
+    grace = timedelta(seconds=settings.outbox_grace_seconds)
     context = ServiceContext(
         name=name,
         settings=settings,
@@ -167,8 +178,9 @@ def build_service(
         clock=clock,
         protector=IdentityProtector(settings.pii_key_bytes()),
         outbox=outbox,
-        failpoints=Failpoints(settings.failpoints),
+        failpoints=failpoints,
         calendar=settings.working_calendar(),
+        cases=CaseStore(store.complaints, outbox, failpoints, name, grace),
     )
     context.background.append(lambda stop: outbox.run(stop, settings.outbox_scan_seconds))
     register(context)

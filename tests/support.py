@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,10 @@ def logged_text(record: logging.LogRecord) -> str:
     return f"{record.getMessage()} {json.dumps(extra, default=str, ensure_ascii=False)}"
 
 
+#: Header of the barrier message :meth:`Listener.flush` sends to its own queue.
+_SENTINEL = "x-lapor-test-sentinel"
+
+
 class Listener:
     """Collects every message an exchange routes with ``routing_key`` (its own queue)."""
 
@@ -37,10 +42,12 @@ class Listener:
         self._routing_key = routing_key
         self.messages: list[AbstractIncomingMessage] = []
         self._arrived = asyncio.Event()
+        self._sentinels: set[str] = set()
 
     async def __aenter__(self) -> Listener:
         self._channel = await self._connection.channel()
         queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
+        self._queue_name = queue.name
         await queue.bind(self._exchange, routing_key=self._routing_key)
         await queue.consume(self._on_message, no_ack=True)
         return self
@@ -49,7 +56,11 @@ class Listener:
         await self._channel.close()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        self.messages.append(message)
+        sentinel = (message.headers or {}).get(_SENTINEL)
+        if isinstance(sentinel, str):
+            self._sentinels.add(sentinel)
+        else:
+            self.messages.append(message)
         self._arrived.set()
 
     def bodies(self) -> list[Json]:
@@ -75,9 +86,31 @@ class Listener:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), timeout=min(remaining, 0.5))
 
-    async def quiet(self, seconds: float) -> list[Json]:
-        """Wait ``seconds`` more (to see that nothing else arrives) and return all bodies."""
-        await asyncio.sleep(seconds)
+    async def flush(self, timeout: float = 15.0) -> list[Json]:
+        """Every body routed to this listener until now: a barrier, not a pause.
+
+        A sentinel goes straight to the listener's own queue (the default exchange) and
+        is waited for: a queue delivers in order, so whatever reached the queue before it
+        has arrived too. Pair it with proof that the service is done with the thing under
+        test (a sentinel through the service, a stopped service, a stored state).
+        """
+        marker = uuid.uuid4().hex
+        channel = await self._connection.channel(publisher_confirms=True)
+        try:
+            await channel.default_exchange.publish(
+                aio_pika.Message(b"{}", headers={_SENTINEL: marker}),
+                routing_key=self._queue_name,
+            )
+        finally:
+            await channel.close()
+        deadline = time.monotonic() + timeout
+        while marker not in self._sentinels:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{self._routing_key}: the barrier did not come back")
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), timeout=min(remaining, 0.5))
         return self.bodies()
 
 

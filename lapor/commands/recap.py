@@ -8,17 +8,13 @@ import datetime as dt
 import json
 import sys
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
+from shared.dates import tanggal_jam
 from shared.lifecycle import Status
 
 if TYPE_CHECKING:
     from services.escalation.recap import AgencyRecap, Recap
 
-_MONTHS = (
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
-    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
-)  # fmt: skip
 
 #: Status names as leaders read them.
 STATUS_NAMES = {
@@ -97,10 +93,7 @@ def _cells(row: AgencyRecap) -> list[str]:
 
 
 def _when(moment: dt.datetime, tz: str) -> str:
-    local = moment.astimezone(ZoneInfo(tz))
-    return (
-        f"{local.day} {_MONTHS[local.month - 1]} {local.year} {local:%H.%M} {local.tzname() or tz}"
-    )
+    return tanggal_jam(moment, tz)
 
 
 def render(recap: Recap, tz: str) -> str:

@@ -25,30 +25,13 @@ from faststream.rabbit.message import RabbitMessage
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pymongo import ReturnDocument
 
-from services.escalation import notices
-from services.escalation.policy import (
-    POLICY_FIELDS,
-    CaseClock,
-    LiveDeadline,
-    Plan,
-    Rung,
-    field_value,
-    oversight_routing_key,
-    plan,
-    responsible_agency,
-)
-from shared import lifecycle, topology
-from shared.contract import (
-    ComplaintClosed,
-    ComplaintEscalated,
-    ComplaintReminder,
-    EscalationNotice,
-    TrackingId,
-    event_routing_key,
-)
-from shared.lifecycle import Actor, Status, timeline_entry
-from shared.outbox import OutboxMessage, with_pending
+from services.escalation.decisions import decide_auto_close, decide_fire, read_guard
+from services.escalation.policy import CaseClock, LiveDeadline, Plan, Rung, plan
+from shared.case import Case
+from shared.contract import TrackingId
+from shared.lifecycle import Status
 from shared.runtime import ServiceContext, refuse
+from shared.vocabulary import Reason
 
 log = logging.getLogger("lapor.escalation")
 
@@ -88,29 +71,6 @@ class _EventRef(BaseModel):
     tracking_id: TrackingId
 
 
-def step_event_id(tracking_id: str, rung: Rung) -> str:
-    """The ``message_id`` of a step's domain event (the same however often it is sent)."""
-    return f"escalation:{tracking_id}:{rung.key}"
-
-
-def notice_id(tracking_id: str, rung: Rung) -> str:
-    """The ``message_id`` of a step's oversight notice."""
-    return f"notice:{tracking_id}:{rung.key}"
-
-
-def auto_close_id(tracking_id: str) -> str:
-    """The ``message_id`` of a case's automatic close (a case closes once)."""
-    return f"auto_close:{tracking_id}"
-
-
-def _guard(doc: Document) -> Document:
-    """A filter matching the case only while the fields the rules read are as in ``doc``.
-
-    ``{field: None}`` matches a missing field too, so an absent deadline stays absent.
-    """
-    return {"_id": doc["_id"]} | {path: field_value(doc, path) for path in POLICY_FIELDS}
-
-
 def _live_fields(live: LiveDeadline | None) -> Document | None:
     return None if live is None else {"kind": str(live.kind), "at": live.at}
 
@@ -146,7 +106,7 @@ class Escalation:
         try:
             ref = _EventRef.model_validate_json(raw)
         except ValidationError as exc:
-            await refuse(message, "event without a valid tracking_id", errors=exc.error_count())
+            await refuse(message, Reason.INVALID_EVENT, errors=exc.error_count())
             return
         await self.reschedule(ref.tracking_id)
 
@@ -189,7 +149,7 @@ class Escalation:
             update["$unset"] = {"escalation.next_at": ""}
         else:
             update["$set"]["escalation.next_at"] = next_at
-        result = await self._complaints.update_one(_guard(doc), update)
+        result = await self._complaints.update_one(read_guard(doc), update)
         return result.matched_count == 1
 
     async def backfill(self) -> int:
@@ -250,7 +210,7 @@ class Escalation:
     async def _handle_due(self, doc: Document, now: datetime) -> None:
         case, the_plan = self._plan(doc)
         if the_plan.auto_close_due(now):
-            await self._auto_close(doc, case, now)
+            await self._auto_close(doc, now)
         else:
             # In ladder order; a step that cannot be recorded (another replica did, or the
             # case changed) ends this pass: the next claim sees the case as it is then.
@@ -261,134 +221,19 @@ class Escalation:
 
     async def _fire(self, doc: Document, case: CaseClock, rung: Rung, now: datetime) -> bool:
         """Record step ``rung`` as fired and publish its event and notice, once."""
-        tid = case.tracking_id
-        agency = responsible_agency(case, rung.deadline)
-        status = case.status or Status.RECEIVED  # the plan has no rung for an unknown status
-        event: ComplaintReminder | ComplaintEscalated
-        if rung.is_reminder:
-            event = ComplaintReminder(
-                message_id=step_event_id(tid, rung),
-                tracking_id=tid,
-                occurred_at=now,
-                status=status,
-                deadline_kind=str(rung.deadline.kind),
-                deadline=rung.deadline.at,
-                agency=agency,
-                target=rung.target,
-            )
-        else:
-            event = ComplaintEscalated(
-                message_id=step_event_id(tid, rung),
-                tracking_id=tid,
-                occurred_at=now,
-                status=status,
-                level=rung.level,
-                target=rung.target,
-                deadline_kind=str(rung.deadline.kind),
-                deadline=rung.deadline.at,
-                agency=agency,
-            )
-        tz = self._ctx.settings.timezone
-        notice = EscalationNotice(
-            message_id=notice_id(tid, rung),
-            tracking_id=tid,
-            level=rung.level,
-            target=rung.target,
-            agency=agency,
-            deadline_kind=str(rung.deadline.kind),
-            deadline=rung.deadline.at,
-            occurred_at=now,
-            summary=notices.summary(tid, rung, agency, tz),
-        )
-        messages = [
-            OutboxMessage.of(topology.EVENTS, event_routing_key(event), event),
-            OutboxMessage.of(
-                topology.OVERSIGHT, oversight_routing_key(rung.target, agency), notice
-            ),
-        ]
-        entry = timeline_entry(
-            now,
-            "remind" if rung.is_reminder else "escalate",
-            Actor.CLOCK,
-            None,
-            status,
-            note=notices.timeline_note(rung, tz),
-        )
-        update = with_pending(
-            {"$push": {"escalation.fired": rung.key, "timeline": entry}},
-            messages,
-            self._ctx.grace,
-        )
-        result = await self._complaints.update_one(
-            _guard(doc) | {"escalation.fired": {"$ne": rung.key}}, update
-        )
-        if result.matched_count == 0:
-            log.info(
-                "step not fired: already fired or the case changed",
-                extra={"tracking_id": tid, "step": rung.key},
-            )
-            return False
-        await self._ctx.failpoints.reached("escalation.after_fire")
-        await self._ctx.outbox.deliver(tid, messages)
+        change = decide_fire(Case(doc), case, rung, now, self._ctx.settings.timezone)
+        if await self._ctx.cases.commit(change):
+            return True
         log.info(
-            "escalation step fired",
-            extra={
-                "tracking_id": tid,
-                "step": rung.key,
-                "level": rung.level,
-                "target": str(rung.target),
-                "agency": agency,
-            },
+            "step not fired: already fired or the case changed",
+            extra={"tracking_id": case.tracking_id, "step": rung.key},
         )
-        return True
+        return False
 
-    async def _auto_close(self, doc: Document, case: CaseClock, now: datetime) -> None:
+    async def _auto_close(self, doc: Document, now: datetime) -> None:
         """Close a resolved case the reporter did not reply to in time (step ``auto_close``)."""
-        tid = case.tracking_id
-        current = case.status or Status.RESOLVED
-        target = lifecycle.transition("auto_close", current, Actor.CLOCK)
-        closed = ComplaintClosed(
-            message_id=auto_close_id(tid),
-            tracking_id=tid,
-            occurred_at=now,
-            status=target,
-            reason="no_reply",
-        )
-        messages = [OutboxMessage.of(topology.EVENTS, event_routing_key(closed), closed)]
-        update = with_pending(
-            {
-                "$set": {
-                    "status": str(target),
-                    "closed_at": now,
-                    "close_reason": "no_reply",
-                    "updated_at": now,
-                    "escalation.live": None,
-                },
-                "$unset": {"escalation.next_at": ""},
-                "$push": {
-                    "timeline": timeline_entry(
-                        now,
-                        "auto_close",
-                        Actor.CLOCK,
-                        current,
-                        target,
-                        note=notices.AUTO_CLOSE_NOTE,
-                    )
-                },
-            },
-            messages,
-            self._ctx.grace,
-        )
-        result = await self._complaints.update_one(
-            {
-                "_id": tid,
-                "status": {"$in": lifecycle.sources_of("auto_close")},
-                "deadlines.auto_close": field_value(doc, "deadlines.auto_close"),
-            },
-            update,
-        )
-        if result.matched_count == 0:
-            log.info("automatic close not applied: the case changed", extra={"tracking_id": tid})
-            return
-        await self._ctx.outbox.deliver(tid, messages)
-        log.info("case closed: no reply from the reporter", extra={"tracking_id": tid})
+        change = decide_auto_close(Case(doc), now)
+        if change is None or not await self._ctx.cases.commit(change):
+            log.info(
+                "automatic close not applied: the case changed", extra={"tracking_id": doc["_id"]}
+            )

@@ -6,16 +6,9 @@ never the report's content (a *rahasia* report is hidden even from the public re
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 from services.escalation.policy import DeadlineKind, Rung
+from shared.dates import tanggal
 from shared.lifecycle import EscalationTarget
-
-_MONTHS = (
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
-    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
-)  # fmt: skip
 
 DEADLINE_NAMES = {
     DeadlineKind.VERIFICATION: "verifikasi",
@@ -30,12 +23,6 @@ TARGET_NAMES = {
     EscalationTarget.INSPEKTORAT: "Inspektorat",
     EscalationTarget.OMBUDSMAN: "Ombudsman",
 }
-
-
-def tanggal(moment: dt.datetime, tz: str) -> str:
-    """A date as Indonesians write it, e.g. ``9 November 2026``."""
-    local = moment.astimezone(ZoneInfo(tz))
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
 
 
 def _holder(agency: str | None) -> str:

@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from services.intake.notices import notice_for
 from services.intake.reports import ReportRefused, channel_of, parse_report, unknown_fields
 from shared import topology
+from shared.case import Receipt, new_case
 from shared.contract import (
     ComplaintEvent,
     ComplaintReceived,
@@ -23,10 +24,11 @@ from shared.contract import (
     ReportSubmitted,
     parse_event,
 )
-from shared.lifecycle import Actor, Kind, Status
+from shared.lifecycle import Kind, Status
 from shared.outbox import OutboxMessage, pending_fields
 from shared.runtime import ServiceContext
 from shared.tracking import new_tracking_id
+from shared.vocabulary import CaseNotFound
 
 log = logging.getLogger("lapor.intake")
 
@@ -34,8 +36,9 @@ Document = dict[str, Any]
 DeadlineRule = Callable[[datetime], datetime]
 
 
-class CaseNotFound(Exception):
-    """An event names a case that is not stored."""
+#: How often intake draws a tracking ID before giving up (a collision is astronomically
+#: rare; five in a row means something else is wrong).
+TRACKING_ID_DRAWS = 5
 
 
 def received_message_id(tracking_id: str) -> str:
@@ -72,17 +75,16 @@ class Intake:
             await self.quarantine(raw, routing_key, message_id, refused)
             return None
         await self._ctx.failpoints.reached("intake.before_store")
-        existing = await self._find(report.channel, report.external_id)
-        if existing is not None:
-            return await self._acknowledge_resend(existing)
-        for _ in range(5):
+        # Insert first: a resend is rare, so the unique (channel, external_id) index finds
+        # it, instead of a look-up before every new report.
+        for _ in range(TRACKING_ID_DRAWS):
             tracking_id = new_tracking_id()
             case, messages = self._new_case(report, raw, tracking_id)
             try:
                 await self._complaints.insert_one(case)
             except DuplicateKeyError:
                 existing = await self._find(report.channel, report.external_id)
-                if existing is not None:  # another replica stored the same report first
+                if existing is not None:  # sent before, or another replica stored it first
                     return await self._acknowledge_resend(existing)
                 continue  # the drawn tracking ID was taken: draw again
             await self._ctx.failpoints.reached("intake.after_store")
@@ -91,13 +93,13 @@ class Intake:
                 "report taken in",
                 extra={"tracking_id": tracking_id, "channel": report.channel, "kind": report.kind},
             )
-            if unknown := unknown_fields(report):
+            if case["unknown_fields"]:
                 log.info(
                     "report carries fields this contract does not know; kept with the case",
-                    extra={"tracking_id": tracking_id, "fields": unknown},
+                    extra={"tracking_id": tracking_id, "fields": case["unknown_fields"]},
                 )
             return tracking_id
-        raise RuntimeError("no free tracking ID after 5 draws")
+        raise RuntimeError(f"no free tracking ID after {TRACKING_ID_DRAWS} draws")
 
     async def _find(self, channel: str, external_id: str) -> Document | None:
         return await self._complaints.find_one(
@@ -109,15 +111,14 @@ class Intake:
         self, report: ReportSubmitted, raw: bytes, tracking_id: str
     ) -> tuple[Document, list[OutboxMessage]]:
         now = self._ctx.clock.now()
-        deadline = self._verification_deadline(now)
-        protector = self._ctx.protector
-        reporter = report.reporter or Reporter()
-        fingerprints = sorted(
-            protector.contact_fingerprints(
-                report.channel, reporter.phone, reporter.email, reporter.handle
-            )
+        receipt = Receipt(
+            tracking_id=tracking_id,
+            received_at=now,
+            verification_deadline=self._verification_deadline(now),
+            unknown_fields=tuple(unknown_fields(report)),
         )
-        location = report.location.model_dump(exclude_none=True) if report.location else None
+        case = new_case(report, raw, receipt, self._ctx.protector)
+        location = case["location"]
         received = ComplaintReceived(
             message_id=received_message_id(tracking_id),
             tracking_id=tracking_id,
@@ -130,46 +131,8 @@ class Intake:
             category_hint=report.category,
             agency_hint=report.agency,
             region_code=location.get("region_code") if location else None,
-            verification_deadline=deadline,
+            verification_deadline=receipt.verification_deadline,
         )
-        case: Document = {
-            "_id": tracking_id,
-            "tracking_id": tracking_id,
-            "contract_version": 1,
-            "channel": report.channel,
-            "external_id": report.external_id,
-            "kind": str(report.kind),
-            "title": report.title,
-            "description": report.description,
-            "category_hint": report.category,
-            "agency_hint": report.agency,
-            "location": location,
-            "attachments": [a.model_dump(exclude_none=True) for a in report.attachments],
-            "anonymous": report.anonymous,
-            "confidential": report.confidential,
-            # Identity is only ever stored sealed, for every report; see shared.pii.
-            "reporter": {
-                "sealed": protector.seal_model(reporter, tracking_id),
-                "fingerprints": fingerprints,
-                "has_contact": bool(reporter.phone or reporter.email or reporter.handle),
-            },
-            "raw_sealed": protector.seal(raw, tracking_id),
-            "unknown_fields": unknown_fields(report),
-            "status": str(Status.RECEIVED),
-            "submitted_at": report.submitted_at or now,
-            "received_at": now,
-            "updated_at": now,
-            "deadlines": {"verification": deadline},
-            "timeline": [
-                {
-                    "at": now,
-                    "step": "receive",
-                    "actor": str(Actor.REPORTER),
-                    "to": str(Status.RECEIVED),
-                    "note": f"diterima melalui kanal {report.channel}",
-                }
-            ],
-        }
         messages = [OutboxMessage.of(topology.EVENTS, "complaint.received", received)]
         case |= pending_fields(messages, self._ctx.grace)
         return case, messages

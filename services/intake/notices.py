@@ -7,9 +7,7 @@ original case is never named: its tracking ID belongs to another reporter.
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
+from shared.calendar import DEFAULT_TZ
 from shared.contract import (
     ComplaintArchived,
     ComplaintClosed,
@@ -25,12 +23,10 @@ from shared.contract import (
     ComplaintResolved,
     ComplaintVerified,
 )
+from shared.dates import tanggal
 from shared.lifecycle import ArchiveReason
 
-_MONTHS = (
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
-    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
-)  # fmt: skip
+__all__ = ["notice_for", "tanggal"]
 
 _ARCHIVE_TEXT = {
     ArchiveReason.WRONG_FORMAT: "formatnya tidak sesuai ketentuan",
@@ -49,13 +45,7 @@ _ARCHIVE_TEXT = {
 }
 
 
-def tanggal(moment: datetime, tz: str = "Asia/Jakarta") -> str:
-    """A date as Indonesians write it, e.g. ``27 Maret 2026``."""
-    local = moment.astimezone(ZoneInfo(tz))
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
-
-
-def notice_for(event: ComplaintEvent, tz: str = "Asia/Jakarta") -> str | None:
+def notice_for(event: ComplaintEvent, tz: str = DEFAULT_TZ) -> str | None:
     """The text the reporter receives for ``event``, or None if it is internal."""
     tid = event.tracking_id
     extra = f" {event.reporter_message}" if event.reporter_message else ""

@@ -6,13 +6,22 @@ import logging
 
 from faststream.rabbit.annotations import RabbitMessage
 
-from services.routing.handlers import Refused, Routing
+from services.routing.decisions import Rules
+from services.routing.handlers import Routing
 from services.routing.registry import AgencyQueues, active_agencies
 from services.routing.settings import RoutingSettings
 from shared import topology
 from shared.clock import Clock
-from shared.runtime import Service, ServiceContext, build_service, refuse, routing_key_of
+from shared.runtime import (
+    Service,
+    ServiceContext,
+    build_service,
+    refuse,
+    routing_key_of,
+    sender_of,
+)
 from shared.settings import LaporSettings
+from shared.vocabulary import Refused
 
 NAME = "routing"
 log = logging.getLogger("lapor.routing")
@@ -28,12 +37,14 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
     )
 
     def register(ctx: ServiceContext) -> None:
-        routing = Routing(
-            ctx,
+        rules = Rules(
+            sla=ctx.settings.sla,
+            calendar=ctx.calendar,
+            timezone=ctx.settings.timezone,
             hop_limit=routing_settings.hop_limit,
             default_severity=routing_settings.default_severity,
-            queues=queues,
         )
+        routing = Routing(ctx, rules, queues)
 
         @ctx.consume(
             topology.ROUTING_VERIFIED,
@@ -51,7 +62,7 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
         )
         async def on_command(body: bytes, message: RabbitMessage) -> None:
             try:
-                await routing.handle_command(body, routing_key_of(message))
+                await routing.handle_command(body, routing_key_of(message), sender_of(message))
             except Refused as refused:
                 await refuse(message, refused.reason, **refused.details)
 

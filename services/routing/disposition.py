@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -77,37 +78,41 @@ def compose_note(
     return "\n\n".join(parts) or None
 
 
+@dataclass(frozen=True)
+class DispositionFacts:
+    """What routing decided about one Disposition: to whom, which hop, which deadlines."""
+
+    message_id: str
+    agency: str
+    hop: int
+    severity: Severity
+    dispatched_at: datetime
+    follow_up_deadline: datetime
+    resolution_deadline: datetime
+    headline: str | None
+    tz: str
+
+
 def agency_view(
-    case: Mapping[str, Any],
-    *,
-    message_id: str,
-    agency: str,
-    hop: int,
-    severity: Severity,
-    dispatched_at: datetime,
-    follow_up_deadline: datetime,
-    resolution_deadline: datetime,
-    headline: str | None,
-    identity: Mapping[str, object],
-    tz: str,
+    case: Mapping[str, Any], facts: DispositionFacts, identity: Mapping[str, object]
 ) -> Disposition:
     """The Disposition for ``agency``: only what it may see of ``case``."""
     anonymous = bool(case.get("anonymous"))
     secrets = secrets_of(identity, anonymous)
     location = case.get("location") or None
     attachments = case.get("attachments") or []
-    note = compose_note(headline, case.get("additions") or [], tz)
+    note = compose_note(facts.headline, case.get("additions") or [], facts.tz)
     name = identity.get("name")
     return Disposition(
-        message_id=message_id,
+        message_id=facts.message_id,
         tracking_id=case["_id"],
-        agency=agency,
-        hop=hop,
+        agency=facts.agency,
+        hop=facts.hop,
         kind=Kind(case.get("kind") or Kind.PENGADUAN),
         title=conceal(case["title"], secrets) if case.get("title") else None,
         description=conceal(case["description"], secrets),
         category=case.get("category") or case.get("category_hint"),
-        severity=severity,
+        severity=facts.severity,
         location=Location(
             **{
                 k: conceal(v, secrets) if isinstance(v, str) and k == "address" else v
@@ -122,9 +127,9 @@ def agency_view(
             for a in attachments
         ],
         submitted_at=case["submitted_at"],
-        dispatched_at=dispatched_at,
-        follow_up_deadline=follow_up_deadline,
-        resolution_deadline=resolution_deadline,
+        dispatched_at=facts.dispatched_at,
+        follow_up_deadline=facts.follow_up_deadline,
+        resolution_deadline=facts.resolution_deadline,
         anonymous=anonymous,
         confidential=bool(case.get("confidential")),
         reporter_name=name if isinstance(name, str) and name and not anonymous else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from faststream.rabbit.annotations import RabbitMessage
 
+from services.verification.decisions import Rules
 from services.verification.handlers import Verification
 from services.verification.settings import VerificationSettings
 from shared import topology
@@ -19,13 +20,13 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
     settings = VerificationSettings.from_base(settings) if settings else VerificationSettings()
 
     def register(ctx: ServiceContext) -> None:
-        verification = Verification(
-            ctx,
-            settings.verification,
+        rules = Rules(
+            policy=settings.verification,
             verification_deadline=lambda at: ctx.settings.sla.verification_deadline(
                 ctx.calendar, at
             ),
         )
+        verification = Verification(ctx, rules)
 
         @ctx.consume(
             topology.VERIFICATION_RECEIVED,

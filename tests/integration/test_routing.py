@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pytest
 import yaml
@@ -29,11 +29,12 @@ from services.routing.settings import RoutingSettings
 from shared import topology
 from shared.calendar import WorkingCalendar
 from shared.clock import ManualClock
-from shared.contract import ComplaintVerified
+from shared.contract import ComplaintVerified, to_json_dict
 from shared.lifecycle import Kind, Severity, Status
 from shared.settings import IntakeSettings
 from shared.sla import SlaPolicy
 from shared.storage import Store
+from shared.tracking import new_tracking_id
 from tests.conftest import service_env
 from tests.support import Json, Listener, eventually, logged_text, publish
 
@@ -249,9 +250,12 @@ async def dispose(
     await publish(amqp, topology.COMMANDS, "routing.dispose", body, body["message_id"])
 
 
-async def take_all(amqp: AbstractConnection, queue_name: str, quiet: float = 1.0) -> list[Any]:
-    """Everything waiting on a durable queue, after ``quiet`` seconds of calm."""
-    await asyncio.sleep(quiet)
+async def take_all(amqp: AbstractConnection, queue_name: str) -> list[Any]:
+    """Everything waiting on a durable queue now.
+
+    Callers first see the event that put their message there arrive on a listener: one
+    publish reaches every bound queue at once, so it is waiting here too.
+    """
     channel = await amqp.channel()
     queue = await channel.get_queue(queue_name)
     found = []
@@ -259,6 +263,36 @@ async def take_all(amqp: AbstractConnection, queue_name: str, quiet: float = 1.0
         found.append(message)
     await channel.close()
     return found
+
+
+async def handled_after(amqp: AbstractConnection, routing_key: str = "opd.respond") -> None:
+    """A barrier: every message routing took from the queue ``routing_key`` feeds is handled.
+
+    A message about a case that does not exist, sent after the thing under test, is
+    handled after it (one consumer, in order) and dead-lettered.
+    """
+    marker = f"barrier-{uuid.uuid4().hex[:8]}"
+    tid = new_tracking_id()
+    body: Json
+    if routing_key == "complaint.verified":
+        body = to_json_dict(
+            ComplaintVerified(
+                message_id=marker, tracking_id=tid, occurred_at=START, status=Status.VERIFIED,
+                kind=Kind.PENGADUAN, category="jalan", severity=Severity.SEDANG,
+                anonymous=False, confidential=False, by="system",
+            )
+        )  # fmt: skip
+        exchange, queue = topology.EVENTS, topology.ROUTING_VERIFIED.name
+    else:
+        body = {"message_id": marker, "tracking_id": tid, "agency": "pupr-palembang",
+                "action": "acknowledge", "liaison": "barrier"}  # fmt: skip
+        exchange, queue = topology.COMMANDS, topology.ROUTING_COMMANDS.name
+    await publish(amqp, exchange, routing_key, body, marker)
+    while True:  # other services may refuse their own copy of the marker too
+        dead = await dead_letter(amqp, routing_key)
+        assert json.loads(dead.body)["message_id"] == marker
+        if cast(list[Json], dead.headers["x-death"])[0]["queue"] == queue:
+            return
 
 
 async def dead_letter(amqp: AbstractConnection, routing_key: str) -> AbstractIncomingMessage:
@@ -549,11 +583,11 @@ async def test_the_admin_routes_by_hand_what_no_rule_could(
             category="listrik",
         )
         await verify(amqp, store, tid, "listrik")
-        # Routed (a slow machine may take longer than the quiet period below), then calm.
+        # Routed: the event reached the admin's desk with the same publish.
         await arrived(needs_routing, "needs_routing", tid)
         [desk_item] = [
             json.loads(m.body)
-            for m in await take_all(amqp, "admin.review", quiet=1.5)
+            for m in await take_all(amqp, "admin.review")
             if json.loads(m.body)["tracking_id"] == tid
         ]
         assert agency_queues.bodies() == []  # no rule, no agency
@@ -606,7 +640,8 @@ async def test_a_reply_from_anyone_but_the_reporter_is_refused(
         refused = await dead_letter(amqp, "reporter.reply")
         await reply(amqp, tid, "reopen", {"handle": "tg:999"}, message="Belum beres")
         await dead_letter(amqp, "reporter.reply")
-        assert events(await domain.quiet(0.5), "closed", tid) == []
+        # Both refused (dead-lettered): their handling is over and published nothing.
+        assert events(await domain.flush(), "closed", tid) == []
         assert events(domain.bodies(), "reopened", tid) == []
     assert json.loads(refused.body)["tracking_id"] == tid
     x_death: Any = refused.headers["x-death"]
@@ -789,7 +824,9 @@ async def test_redelivered_messages_change_nothing(
         for _ in range(3):
             await desk.answer(tid, "follow_up", "Sedang ditinjau.", message_id="pupr-fu-1")
         await domain.wait_for(has("followed_up", tid))
-        bodies = await domain.quiet(1.5)
+        await handled_after(amqp, "complaint.verified")
+        await handled_after(amqp, "opd.respond")
+        bodies = await domain.flush()
     assert len(events(bodies, "followed_up", tid)) == 1
     assert len(events(bodies, "dispatched", tid)) == 1
     assert len(agency_messages.messages) == 1
@@ -821,7 +858,7 @@ async def test_an_answer_that_can_never_apply_is_dead_lettered_and_changes_nothi
         body = {"message_id": "bad-1", "tracking_id": tid, "liaison": "X"} | command
         await publish(amqp, topology.COMMANDS, "opd.respond", body, "bad-1")
         refused = await dead_letter(amqp, "opd.respond")
-        assert await followed_up.quiet(0.3) == []
+        assert await followed_up.flush() == []  # refused: handled, nothing published
     assert json.loads(refused.body)["message_id"] == "bad-1", why
     case = await stored(store, tid)
     assert case["status"] == "dispatched" and "applied" not in case

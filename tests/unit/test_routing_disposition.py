@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from services.routing.disposition import CONCEALED, agency_view, conceal, secrets_of
+from services.routing.disposition import (
+    CONCEALED,
+    DispositionFacts,
+    agency_view,
+    conceal,
+    secrets_of,
+)
 from shared.lifecycle import Severity
 
 pytestmark = pytest.mark.unit
@@ -43,8 +49,7 @@ def case(**fields: Any) -> dict[str, Any]:
 
 
 def view(the_case: dict[str, Any]) -> str:
-    disposition = agency_view(
-        the_case,
+    facts = DispositionFacts(
         message_id="disposition:7KQM-X3RT-9DHV:1",
         agency="pupr-palembang",
         hop=1,
@@ -53,9 +58,9 @@ def view(the_case: dict[str, Any]) -> str:
         follow_up_deadline=AT,
         resolution_deadline=AT,
         headline="Catatan admin",
-        identity=IDENTITY,
         tz="Asia/Jakarta",
     )
+    disposition = agency_view(the_case, facts, identity=IDENTITY)
     return disposition.model_dump_json()
 
 

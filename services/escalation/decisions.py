@@ -1,0 +1,132 @@
+"""Escalation's use cases as pure decisions: fire one due step, close a silent case.
+
+No IO: each ``decide_…`` reads the case as the scanner claimed it and returns the
+:class:`~shared.unit_of_work.CaseChange` to commit. A step's change is guarded by the
+fields the rules read (see ``POLICY_FIELDS``) and by its key not being in
+``escalation.fired`` yet, so any number of replicas fire each step once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from services.escalation import notices
+from services.escalation.policy import (
+    POLICY_FIELDS,
+    CaseClock,
+    Rung,
+    field_value,
+    oversight_routing_key,
+    responsible_agency,
+)
+from shared import topology
+from shared.case import Case
+from shared.contract import ComplaintClosed, ComplaintEscalated, ComplaintReminder, EscalationNotice
+from shared.lifecycle import Actor, Status
+from shared.outbox import OutboxMessage
+from shared.unit_of_work import CaseChange
+
+Document = dict[str, Any]
+
+
+def step_event_id(tracking_id: str, rung: Rung) -> str:
+    """The ``message_id`` of a step's domain event (the same however often it is sent)."""
+    return f"escalation:{tracking_id}:{rung.key}"
+
+
+def notice_id(tracking_id: str, rung: Rung) -> str:
+    """The ``message_id`` of a step's oversight notice."""
+    return f"notice:{tracking_id}:{rung.key}"
+
+
+def auto_close_id(tracking_id: str) -> str:
+    """The ``message_id`` of a case's automatic close (a case closes once)."""
+    return f"auto_close:{tracking_id}"
+
+
+def read_guard(doc: Mapping[str, Any]) -> Document:
+    """A filter matching the case only while the fields the rules read are as in ``doc``.
+
+    ``{field: None}`` matches a missing field too, so an absent deadline stays absent.
+    """
+    return {"_id": doc["_id"]} | {path: field_value(doc, path) for path in POLICY_FIELDS}
+
+
+def decide_fire(case: Case, clock: CaseClock, rung: Rung, now: datetime, tz: str) -> CaseChange:
+    """Record step ``rung`` as fired, with its domain event and its oversight notice."""
+    tid = case.tracking_id
+    agency = responsible_agency(clock, rung.deadline)
+    change = CaseChange.record(case, "remind" if rung.is_reminder else "escalate", Actor.CLOCK, now)
+    event: ComplaintReminder | ComplaintEscalated
+    if rung.is_reminder:
+        event = ComplaintReminder(
+            message_id=step_event_id(tid, rung),
+            tracking_id=tid,
+            occurred_at=now,
+            status=change.target,
+            deadline_kind=str(rung.deadline.kind),
+            deadline=rung.deadline.at,
+            agency=agency,
+            target=rung.target,
+        )
+    else:
+        event = ComplaintEscalated(
+            message_id=step_event_id(tid, rung),
+            tracking_id=tid,
+            occurred_at=now,
+            status=change.target,
+            level=rung.level,
+            target=rung.target,
+            deadline_kind=str(rung.deadline.kind),
+            deadline=rung.deadline.at,
+            agency=agency,
+        )
+    notice = EscalationNotice(
+        message_id=notice_id(tid, rung),
+        tracking_id=tid,
+        level=rung.level,
+        target=rung.target,
+        agency=agency,
+        deadline_kind=str(rung.deadline.kind),
+        deadline=rung.deadline.at,
+        occurred_at=now,
+        summary=notices.summary(tid, rung, agency, tz),
+    )
+    change.emit(event)
+    change.messages.append(
+        OutboxMessage.of(topology.OVERSIGHT, oversight_routing_key(rung.target, agency), notice)
+    )
+    # The clock does not move the case: the entry records the step, not a transition.
+    change.entry_from = False
+    change.entry["note"] = notices.timeline_note(rung, tz)
+    change.guard |= read_guard(case.doc) | {"escalation.fired": {"$ne": rung.key}}
+    change.push["escalation.fired"] = rung.key
+    change.summary = "escalation step fired"
+    change.details = {"key": rung.key, "level": rung.level, "target": str(rung.target)}
+    change.details["agency"] = agency
+    change.failpoint = "escalation.after_fire"
+    return change
+
+
+def decide_auto_close(case: Case, now: datetime) -> CaseChange | None:
+    """Close a resolved case the reporter did not reply to in time (step ``auto_close``)."""
+    if case.status is not Status.RESOLVED:
+        return None
+    change = CaseChange.step_of(case, "auto_close", Actor.CLOCK, now)
+    change.fields |= {"closed_at": now, "close_reason": "no_reply", "escalation.live": None}
+    change.unset.append("escalation.next_at")
+    change.guard["deadlines.auto_close"] = field_value(case.doc, "deadlines.auto_close")
+    change.entry["note"] = notices.AUTO_CLOSE_NOTE
+    change.emit(
+        ComplaintClosed(
+            message_id=auto_close_id(case.tracking_id),
+            tracking_id=case.tracking_id,
+            occurred_at=now,
+            status=change.target,
+            reason="no_reply",
+        )
+    )
+    change.summary = "case closed: no reply from the reporter"
+    return change

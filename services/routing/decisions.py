@@ -1,0 +1,554 @@
+"""Routing's use cases as pure decisions: a case and a command in, a change out.
+
+No IO: each ``decide_…`` reads a :class:`~shared.case.Case`, the command (with its
+sender) and :class:`Rules` (the deadlines, the active agencies, how to open the sealed
+identity for a Disposition) and returns the :class:`~shared.unit_of_work.CaseChange` to
+commit, a :class:`~shared.vocabulary.Refusal` (the message can never be applied: it is
+dead-lettered), or None (it does not apply now: acknowledged and logged).
+
+Every answer for the reporter leaves as a domain event; intake turns it into a notice on
+the reporter's own channel (the one door). Routing never writes to ``lapor.outbound``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from services.routing.disposition import DispositionFacts, agency_view
+from services.routing.registry import Agency
+from services.routing.rules import CaseFacts, choose_agency, choose_next_agency
+from shared import topology
+from shared.calendar import WorkingCalendar
+from shared.case import Case
+from shared.contract import (
+    AgencyAction,
+    ComplaintClosed,
+    ComplaintDispatched,
+    ComplaintFollowedUp,
+    ComplaintForwarded,
+    ComplaintInformationAdded,
+    ComplaintNeedsRouting,
+    ComplaintRated,
+    ComplaintReopened,
+    ComplaintResolved,
+    ComplaintVerified,
+    Disposition,
+    OpdRespond,
+    ReporterAction,
+    ReporterReply,
+    RoutingDispose,
+)
+from shared.lifecycle import Actor, Severity, Status, can_take
+from shared.outbox import OutboxMessage
+from shared.sla import SlaPolicy
+from shared.unit_of_work import CaseChange, Command, Decision
+from shared.vocabulary import Reason, Refusal
+
+Document = dict[str, Any]
+
+ADMIN_RULE = "admin"
+AGENCY_STEPS = {
+    AgencyAction.ACKNOWLEDGE: "acknowledge",
+    AgencyAction.FOLLOW_UP: "follow_up",
+    AgencyAction.RESOLVE: "resolve",
+    AgencyAction.NOT_OUR_AUTHORITY: "forward",
+}
+REPORTER_STEPS = {
+    ReporterAction.ADD_INFORMATION: "add_information",
+    ReporterAction.RATE: "rate",
+    ReporterAction.ACCEPT: "accept",
+    ReporterAction.REOPEN: "reopen",
+}
+_HOLDING = frozenset({Status.DISPATCHED, Status.IN_PROGRESS})
+_AGENCY_FIELDS = ("agency", "agency_name", "agency_tz", "deadlines.follow_up")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What routing's decisions depend on besides the case and the command."""
+
+    sla: SlaPolicy
+    calendar: WorkingCalendar
+    timezone: str
+    hop_limit: int
+    default_severity: Severity
+    agencies: Sequence[Agency] = ()
+    #: The reporter's identity, opened (only to mask it in what an agency reads).
+    identity: Callable[[Case], Mapping[str, object]] = lambda _case: {}
+    #: The fingerprints of a reply's contacts (to recognise the case's own reporter).
+    fingerprints: Callable[[ReporterReply], set[str]] = lambda _reply: set()
+
+    def tz(self, agency_tz: str | None) -> str:
+        """An agency's own time zone, or the deployment's."""
+        return agency_tz or self.timezone
+
+    def severity(self, case: Case, override: Severity | None = None) -> Severity:
+        """The severity deadlines are counted with."""
+        return override or case.severity or self.default_severity
+
+
+@dataclass(frozen=True)
+class Hop:
+    """Where a case goes next, and why: one entry of ``hops[]``."""
+
+    agency: Agency
+    rule: str
+    reason: str
+    severity: Severity | None = None
+    by: str | None = None
+    headline: str | None = None
+    #: How the previous hop ended ("not our authority"), stored on that hop.
+    closing: Document | None = None
+    before: list[OutboxMessage] = field(default_factory=list)
+
+
+def _outbound(disposition: Disposition) -> OutboxMessage:
+    return OutboxMessage.of(topology.OPD, f"opd.{disposition.agency}", disposition)
+
+
+def facts_of(case: Case, event: ComplaintVerified | None = None) -> CaseFacts:
+    """What the routing rules read of a case (and of the verification that released it)."""
+    texts = [case.title or "", case.description, *(a["text"] for a in case.additions)]
+    admin_hint = event.agency_hint if event is not None and event.by == "admin" else None
+    category = (event.category if event else None) or case.category
+    hint = (event.agency_hint if event else None) or case.agency_hint
+    return CaseFacts(
+        category=category or case.category_hint,
+        region_code=case.region_code,
+        agency_hint=hint,
+        hint_from_admin=admin_hint is not None,
+        text="\n".join(texts),
+    )
+
+
+def _closed_hops(case: Case, closing: Document | None) -> list[Document]:
+    hops = [dict(h) for h in case.hops]
+    if closing and hops:
+        hops[-1] |= closing
+    return hops
+
+
+def _disposition(case: Case, facts: DispositionFacts, rules: Rules) -> Disposition:
+    return agency_view(case.doc, facts, identity=rules.identity(case))
+
+
+# --- dispatching ------------------------------------------------------------------------
+
+
+def _dispatch(change: CaseChange, case: Case, hop: Hop, rules: Rules) -> CaseChange:
+    """Put the case on ``hop.agency``'s queue: a new hop, its deadlines, its Disposition."""
+    tid, now, agency = case.tracking_id, change.at, hop.agency
+    number = (case.hop or 0) + 1
+    severity = rules.severity(case, hop.severity)
+    follow_up = rules.sla.follow_up_deadline(rules.calendar, now, agency.timezone)
+    resolution = rules.sla.resolution_deadline(rules.calendar, now, severity, agency.timezone)
+    disposition = _disposition(
+        case,
+        DispositionFacts(
+            message_id=f"disposition:{tid}:{number}",
+            agency=agency.code,
+            hop=number,
+            severity=severity,
+            dispatched_at=now,
+            follow_up_deadline=follow_up,
+            resolution_deadline=resolution,
+            headline=hop.headline,
+            tz=rules.tz(agency.timezone),
+        ),
+        rules,
+    )
+    dispatched = ComplaintDispatched(
+        message_id=f"dispatched:{tid}:{number}",
+        tracking_id=tid,
+        occurred_at=now,
+        status=change.target,
+        agency=agency.code,
+        agency_name=agency.name,
+        hop=number,
+        follow_up_deadline=follow_up,
+        resolution_deadline=resolution,
+        severity=severity,
+    )
+    new_hop = {
+        "hop": number,
+        "agency": agency.code,
+        "agency_name": agency.name,
+        "at": now,
+        "rule": hop.rule,
+        "reason": hop.reason,
+        "severity": str(severity),
+    } | ({"by": hop.by} if hop.by else {})
+    change.guard["hop"] = case.hop
+    change.fields |= {
+        "agency": agency.code,
+        "agency_name": agency.name,
+        "agency_tz": agency.timezone,
+        "hop": number,
+        "hops": [*_closed_hops(case, hop.closing), new_hop],
+        "dispatched_at": now,
+        "deadlines.follow_up": follow_up,
+        "deadlines.resolution": resolution,
+    }
+    change.entry = {
+        "by": hop.by,
+        "agency": agency.code,
+        "note": change.entry.get("note") or hop.reason,
+        "rule": hop.rule,
+    }
+    change.messages += [*hop.before, _outbound(disposition)]
+    change.emit(dispatched)
+    change.summary = "case dispatched"
+    change.details = {"agency": agency.code, "hop": number, "rule": hop.rule}
+    return change
+
+
+def _to_admin(change: CaseChange, case: Case, reason: str, cause: str) -> CaseChange:
+    """Put the case in the admin's manual queue (``admin.review``), with the reason."""
+    change.guard["hop"] = case.hop
+    # The case has no agency while it waits: no agency deadline runs.
+    change.unset += [*_AGENCY_FIELDS, "deadlines.resolution"]
+    change.entry = {
+        "by": change.entry.get("by"),
+        "agency": change.entry.get("agency"),
+        "note": change.entry.get("note") or reason,
+        "rule": "manual",
+    }
+    change.emit(
+        ComplaintNeedsRouting(
+            message_id=f"needs_routing:{case.tracking_id}:{cause}",
+            tracking_id=case.tracking_id,
+            occurred_at=change.at,
+            status=change.target,
+            reason=reason,
+        )
+    )
+    change.summary = "case sent to the admin's manual queue"
+    return change
+
+
+def decide_route(
+    case: Case, event: ComplaintVerified, now: datetime, rules: Rules
+) -> CaseChange | None:
+    """Dispatch a newly verified case to its agency, or to the admin's manual queue."""
+    if case.status is not Status.VERIFIED:
+        return None
+    choice = choose_agency(facts_of(case, event), rules.agencies)
+    if choice.agency is None:
+        change = CaseChange.step_of(case, "route_manually", Actor.SYSTEM, now)
+        return _to_admin(change, case, choice.reason, cause="route_manually")
+    change = CaseChange.step_of(case, "dispatch", Actor.SYSTEM, now)
+    hop = Hop(choice.agency, str(choice.rule), choice.reason, severity=event.severity)
+    return _dispatch(change, case, hop, rules)
+
+
+def decide_dispose(
+    case: Case, command: Command[RoutingDispose], now: datetime, rules: Rules
+) -> Decision:
+    """The admin routes a case by hand."""
+    dispose = command.message
+    if case.has_applied(dispose.message_id) or not can_take("dispose", case.status, Actor.ADMIN):
+        return None  # applied before, or the case has moved on
+    agency = next((a for a in rules.agencies if a.code == dispose.agency), None)
+    if agency is None:
+        return Refusal(
+            Reason.UNKNOWN_AGENCY, {"tracking_id": case.tracking_id, "agency": dispose.agency}
+        )
+    change = CaseChange.step_of(case, "dispose", Actor.ADMIN, now)
+    change.command_id = dispose.message_id
+    reason = f"dipilih admin: {agency.name}"
+    change.entry["note"] = dispose.note or reason
+    hop = Hop(agency, ADMIN_RULE, reason, by=dispose.admin, headline=dispose.note)
+    return _dispatch(change, case, hop, rules)
+
+
+# --- agencies' answers ------------------------------------------------------------------
+
+
+def decide_respond(
+    case: Case, command: Command[OpdRespond], now: datetime, rules: Rules
+) -> Decision:
+    """An agency's answer: acknowledge, follow up, resolve, or "not our authority"."""
+    respond = command.message
+    if case.has_applied(respond.message_id):
+        return None  # a redelivery, even after the case moved to another agency
+    details: dict[str, object] = {"tracking_id": case.tracking_id, "action": str(respond.action)}
+    if case.agency != respond.agency:
+        return Refusal(Reason.NOT_HOLDING_AGENCY, details | {"agency": respond.agency})
+    if respond.action is not AgencyAction.ACKNOWLEDGE and not respond.message:
+        return Refusal(Reason.MESSAGE_REQUIRED, details)
+    step = AGENCY_STEPS[respond.action]
+    if not can_take(step, case.status, Actor.AGENCY):
+        return None  # the case has moved on
+    change = CaseChange.step_of(case, step, Actor.AGENCY, now)
+    change.command_id = respond.message_id
+    change.guard["agency"] = respond.agency
+    if respond.action is AgencyAction.NOT_OUR_AUTHORITY:
+        return _forward(change, case, respond, rules)
+    return _answer(change, case, respond, rules)
+
+
+def _answer(change: CaseChange, case: Case, respond: OpdRespond, rules: Rules) -> CaseChange:
+    tid, now = case.tracking_id, change.at
+    change.minimum["first_answer_at"] = now
+    change.entry |= {"by": respond.liaison, "agency": respond.agency, "note": respond.message}
+    if respond.action is AgencyAction.RESOLVE:
+        auto_close = rules.sla.auto_close_at(rules.calendar, now, case.agency_tz)
+        change.fields |= {
+            "resolved_at": now,
+            "deadlines.auto_close": auto_close,
+            "final_answer": {
+                "at": now,
+                "agency": respond.agency,
+                "by": respond.liaison,
+                "text": respond.message,
+            },
+        }
+        change.emit(
+            ComplaintResolved(
+                message_id=f"resolved:{tid}:{respond.message_id}",
+                tracking_id=tid,
+                occurred_at=now,
+                status=change.target,
+                reporter_message=respond.message,
+                agency=respond.agency,
+                auto_close_at=auto_close,
+            )
+        )
+    else:
+        acknowledged_only = respond.action is AgencyAction.ACKNOWLEDGE
+        change.emit(
+            ComplaintFollowedUp(
+                message_id=f"followed_up:{tid}:{respond.message_id}",
+                tracking_id=tid,
+                occurred_at=now,
+                status=change.target,
+                reporter_message=None if acknowledged_only else respond.message,
+                agency=respond.agency,
+                acknowledged_only=acknowledged_only,
+            )
+        )
+    change.summary = "agency answer applied"
+    change.details = {"agency": respond.agency}
+    return change
+
+
+def _forward(change: CaseChange, case: Case, respond: OpdRespond, rules: Rules) -> CaseChange:
+    """ "Not our authority": on to the next agency, or to the admin."""
+    tid, now = case.tracking_id, change.at
+    reason = respond.message or ""
+    tried = [h["agency"] for h in case.hops]
+    choice = choose_next_agency(
+        facts_of(case), rules.agencies, tried, respond.suggested_agency, rules.hop_limit
+    )
+    closing = {
+        "ended_at": now,
+        "outcome": "not_our_authority",
+        "outcome_reason": reason,
+        "outcome_by": respond.liaison,
+    }
+    from_name = case.agency_name or respond.agency
+    forwarded = ComplaintForwarded(
+        message_id=f"forwarded:{tid}:{respond.message_id}",
+        tracking_id=tid,
+        occurred_at=now,
+        status=Status.AWAITING_ROUTING if choice.agency is None else change.target,
+        from_agency=respond.agency,
+        to_agency=None if choice.agency is None else choice.agency.code,
+        reason=reason,
+        hop=max(case.hop or 1, 1) if choice.agency is None else (case.hop or 0) + 1,
+    )
+    if choice.agency is not None:
+        change.entry = {
+            "by": respond.liaison,
+            "note": f"bukan kewenangan {respond.agency}: {reason} — dialihkan ke "
+            f"{choice.agency.code} ({choice.reason})",
+        }
+        hop = Hop(
+            choice.agency,
+            str(choice.rule),
+            choice.reason,
+            by=respond.liaison,
+            headline=f"Dialihkan dari {from_name} (bukan kewenangannya): {reason}",
+            closing=closing,
+            before=[_forwarded(forwarded)],
+        )
+        return _dispatch(change, case, hop, rules)
+    # No next agency: the case goes back to the admin, who routes it by hand.
+    back = CaseChange.step_of(case, "return_to_admin", Actor.AGENCY, now)
+    back.command_id, back.guard = change.command_id, change.guard
+    back.fields["hops"] = _closed_hops(case, closing)
+    back.entry = {
+        "by": respond.liaison,
+        "agency": respond.agency,
+        "note": f"bukan kewenangan {respond.agency}: {reason} — ke admin: {choice.reason}",
+    }
+    back.messages.append(_forwarded(forwarded))
+    admin_reason = f"{from_name} menyatakan bukan kewenangannya ({reason}); {choice.reason}"
+    return _to_admin(back, case, admin_reason, cause=respond.message_id)
+
+
+def _forwarded(event: ComplaintForwarded) -> OutboxMessage:
+    return OutboxMessage.of(topology.EVENTS, "complaint.forwarded", event)
+
+
+# --- reporters' replies -----------------------------------------------------------------
+
+
+def decide_reply(
+    case: Case, command: Command[ReporterReply], now: datetime, rules: Rules
+) -> Decision:
+    """The reporter adds information, rates the answer, accepts it, or reopens."""
+    reply = command.message
+    if case.has_applied(reply.message_id):
+        return None
+    details: dict[str, object] = {"tracking_id": case.tracking_id, "action": str(reply.action)}
+    if not case.reporter_fingerprints & rules.fingerprints(reply):
+        return Refusal(Reason.NOT_THE_REPORTER, details)
+    if reply.action is ReporterAction.ADD_INFORMATION and not reply.message:
+        return Refusal(Reason.MESSAGE_REQUIRED, details)
+    if reply.action is ReporterAction.RATE and reply.rating is None:
+        return Refusal(Reason.RATING_REQUIRED, details)
+    step = REPORTER_STEPS[reply.action]
+    if not can_take(step, case.status, Actor.REPORTER):
+        return None  # the case has moved on
+    change = CaseChange.step_of(case, step, Actor.REPORTER, now)
+    change.command_id = reply.message_id
+    if reply.action is ReporterAction.ADD_INFORMATION:
+        return _add_information(change, case, reply, rules)
+    if reply.action is ReporterAction.REOPEN:
+        return _reopen(change, case, reply, rules)
+    return _rate_or_accept(change, case, reply)
+
+
+def _add_information(
+    change: CaseChange, case: Case, reply: ReporterReply, rules: Rules
+) -> CaseChange:
+    tid, now, agency = case.tracking_id, change.at, case.agency
+    addition = {"at": now, "text": reply.message, "message_id": reply.message_id}
+    change.guard["agency"] = agency
+    change.push["additions"] = addition
+    change.entry = {"agency": agency, "note": "pelapor menambahkan informasi"}
+    change.emit(
+        ComplaintInformationAdded(
+            message_id=f"information_added:{tid}:{reply.message_id}",
+            tracking_id=tid,
+            occurred_at=now,
+            status=change.source,
+        )
+    )
+    if change.source in _HOLDING and agency:
+        # The agency holding the case gets the new information at once.
+        updated = case.with_fields(additions=[*case.additions, addition])
+        disposition = _disposition(
+            updated,
+            DispositionFacts(
+                message_id=f"disposition:{tid}:info:{reply.message_id}",
+                agency=agency,
+                hop=case.hop or 1,
+                severity=rules.severity(case),
+                dispatched_at=case.dispatched_at or now,
+                follow_up_deadline=case.deadline("follow_up") or now,
+                resolution_deadline=case.deadline("resolution") or now,
+                headline="Pembaruan: pelapor menambahkan informasi (lihat di bawah).",
+                tz=rules.tz(case.agency_tz),
+            ),
+            rules,
+        )
+        change.messages.append(_outbound(disposition))
+    change.summary = "reporter added information"
+    change.details = {"forwarded_to_agency": len(change.messages) > 1}
+    return change
+
+
+def _reopen(change: CaseChange, case: Case, reply: ReporterReply, rules: Rules) -> CaseChange:
+    tid, now = case.tracking_id, change.at
+    agency = case.agency or ""
+    reason = reply.message or "Pelapor belum puas dengan jawaban instansi."
+    follow_up = rules.sla.follow_up_deadline(rules.calendar, now, case.agency_tz)
+    # The resolution deadline stays: a reopened case is measured against the first promise.
+    resolution = case.deadline("resolution") or follow_up
+    disposition = _disposition(
+        case,
+        DispositionFacts(
+            message_id=f"disposition:{tid}:reopen:{reply.message_id}",
+            agency=agency,
+            hop=case.hop or 1,
+            severity=rules.severity(case),
+            dispatched_at=now,
+            follow_up_deadline=follow_up,
+            resolution_deadline=resolution,
+            headline=f"Dibuka kembali oleh pelapor: {reason}",
+            tz=rules.tz(case.agency_tz),
+        ),
+        rules,
+    )
+    change.guard["agency"] = case.agency
+    change.fields |= {"reopened_at": now, "deadlines.follow_up": follow_up}
+    change.unset.append("deadlines.auto_close")
+    change.inc["reopen_count"] = 1
+    change.entry = {"agency": agency, "note": reason}
+    change.messages.append(_outbound(disposition))
+    change.emit(
+        ComplaintReopened(
+            message_id=f"reopened:{tid}:{reply.message_id}",
+            tracking_id=tid,
+            occurred_at=now,
+            status=change.target,
+            agency=agency,
+            reason=reason,
+            follow_up_deadline=follow_up,
+        )
+    )
+    change.summary = "case reopened"
+    change.details = {"agency": agency}
+    return change
+
+
+def _rate_or_accept(change: CaseChange, case: Case, reply: ReporterReply) -> CaseChange:
+    tid, now = case.tracking_id, change.at
+    if reply.rating is not None:
+        change.fields |= {"rating": reply.rating, "rated_at": now}
+        change.emit(
+            ComplaintRated(
+                message_id=f"rated:{tid}:{reply.message_id}",
+                tracking_id=tid,
+                occurred_at=now,
+                status=change.target,
+                rating=reply.rating,
+            )
+        )
+    if change.step == "accept":
+        change.fields |= {"closed_at": now, "close_reason": "accepted"}
+        change.emit(
+            ComplaintClosed(
+                message_id=f"closed:{tid}:{reply.message_id}",
+                tracking_id=tid,
+                occurred_at=now,
+                status=change.target,
+                reason="accepted",
+            )
+        )
+    change.entry = {
+        "agency": case.agency,
+        "note": f"nilai {reply.rating}/5" if reply.rating is not None else None,
+    }
+    change.summary = "reporter reply applied"
+    return change
+
+
+def decide_command(
+    case: Case,
+    command: Command[RoutingDispose | OpdRespond | ReporterReply],
+    now: datetime,
+    rules: Rules,
+) -> Decision:
+    """Route a command to its use case."""
+    message = command.message
+    if isinstance(message, RoutingDispose):
+        return decide_dispose(case, Command(message, command.sender), now, rules)
+    if isinstance(message, OpdRespond):
+        return decide_respond(case, Command(message, command.sender), now, rules)
+    return decide_reply(case, Command(message, command.sender), now, rules)
