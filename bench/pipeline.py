@@ -399,6 +399,11 @@ def print_table(result: dict[str, Any], lapor: Run, raw: Run) -> None:
         f"| services {result['services_cpu_ms_per_report']}, raw aio-pika relays "
         f"{result['raw_cpu_ms_per_report']} (x{result['services_over_raw_cpu']})",
     )
+    if result["idle_cpu_ms_per_s"]:
+        print(
+            "idle CPU ms per second:",
+            ", ".join(f"{k} {v}" for k, v in result["idle_cpu_ms_per_s"].items()),
+        )
     per = result["store_commands_per_report"]
     print(
         f"store commands per report: {per['total']} (",
@@ -528,6 +533,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             },
         )
         await processes.mark_ready()
+        idle: dict[str, float] = {}
+        if args.idle_seconds > 0:
+            # What the processes burn with nothing to do (outbox and escalation scans, driver
+            # monitors, heartbeats): a cost per second, so per report it grows as
+            # throughput falls.
+            log(f"measuring idle CPU for {args.idle_seconds:.0f} s")
+            before = processes.cpu()
+            await asyncio.sleep(args.idle_seconds)
+            after = processes.cpu()
+            idle = {k: round((after[k] - before[k]) / args.idle_seconds * 1000, 1) for k in after}
+            log("idle CPU ms per second: " + ", ".join(f"{k} {v}" for k, v in idle.items()))
         profilers.start(processes)
         log(f"LAPOR: {args.reports} reports at {args.rate or 'max'}/s")
         try:
@@ -575,6 +591,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "in_flight": args.in_flight,
             "verification_workers": args.verification_workers,
             "drained": drained,
+            "idle_cpu_ms_per_s": idle,
         },
     )
     if args.json:
@@ -603,6 +620,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--timeout", type=float, default=3600, help="seconds after the last publish to give up"
+    )
+    parser.add_argument(
+        "--idle-seconds", type=float, default=10, help="measure idle CPU this long first"
     )
     parser.add_argument("--log-level", default="WARNING", help="the services' LAPOR_LOG_LEVEL")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
