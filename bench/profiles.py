@@ -14,6 +14,18 @@ import re
 from collections import Counter
 from pathlib import Path
 
+#: Innermost frames where a thread waits rather than works: py-spy's ``--nonblocking``
+#: mode cannot always tell an idle thread from a busy one, so these are left out and
+#: every share below is of the samples where the process was working (or runnable).
+IDLE = frozenset(
+    {
+        "EpollSelector.select (selectors.py)",
+        "Condition.wait (threading.py)",
+        "_worker (concurrent/futures/thread.py)",
+        "Event.wait (threading.py)",
+        "Thread._wait_for_tstate_lock (threading.py)",
+    }
+)
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^:()]*)(?::\d+)?\)$")
 _SITE = re.compile(r".*?/(site-packages|lib/python3\.\d+)/")
 
@@ -39,12 +51,12 @@ def package(frame: str) -> str:
     return top
 
 
-def summarise(path: Path) -> tuple[int, Counter[str], Counter[str], Counter[str]]:
-    """Total samples, inclusive, self and self-by-package counts of one raw profile."""
+def summarise(path: Path) -> tuple[int, int, Counter[str], Counter[str], Counter[str]]:
+    """Working and idle samples, inclusive, self and self-by-package counts of a profile."""
     inclusive: Counter[str] = Counter()
     leaf: Counter[str] = Counter()
     packages: Counter[str] = Counter()
-    total = 0
+    total = idle = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -53,12 +65,15 @@ def summarise(path: Path) -> tuple[int, Counter[str], Counter[str], Counter[str]
         frames = [_frame(f) for f in stack.split(";")]
         if not frames:
             continue
+        if frames[-1] in IDLE:
+            idle += count
+            continue
         total += count
         for name in set(frames):
             inclusive[name] += count
         leaf[frames[-1]] += count
         packages[package(frames[-1])] += count
-    return total, inclusive, leaf, packages
+    return total, idle, inclusive, leaf, packages
 
 
 def main() -> None:
@@ -71,8 +86,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     for path in sorted(args.directory.glob("*.txt")):
-        total, inclusive, leaf, packages = summarise(path)
-        print(f"\n== {path.stem}: {total} samples")
+        total, idle, inclusive, leaf, packages = summarise(path)
+        print(f"\n== {path.stem}: {total} working samples ({idle} idle left out)")
         for title, counts in (
             ("self, by package", packages),
             ("inclusive", inclusive),
