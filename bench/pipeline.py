@@ -239,7 +239,7 @@ async def _purge(amqp_url: str) -> None:
             await queue.purge()
 
 
-async def _drained(vhost: str, amqp_url: str, timeout: float) -> str:
+async def _drained(vhost: str | None, amqp_url: str, timeout: float) -> str:
     """Wait until no service queue holds a message; how that was known ('' if it was not).
 
     The barrier after the last arrival: escalation and intake's status relay may still be
@@ -249,7 +249,7 @@ async def _drained(vhost: str, amqp_url: str, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     empty_readings = 0
     while time.monotonic() < deadline:
-        left = await _list_queues(vhost, "messages")
+        left = await _list_queues(vhost, "messages") if vhost else None
         if left is not None:
             if all(left.get(name, 1) == 0 for name in SERVICE_QUEUES):
                 return "rabbitmqctl: no message ready or unacknowledged"
@@ -614,7 +614,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         except PipelineIncomplete as incomplete:
             log(f"{incomplete}; the checkpoints above are what this run measured")
             raise SystemExit(2) from None
-        drained = await _drained(vhost, amqp_url, timeout=300)
+        # rabbitmqctl speaks to the local default node: only for the vhost made there.
+        drained = await _drained(vhost if created else None, amqp_url, timeout=300)
         log(f"service queues drained ({drained})" if drained else "queues NOT drained in time")
         cpu_end = processes.cpu()
         cpu = {k: cpu_end[k] - lapor.checkpoints[0].cpu[k] for k in cpu_end}
