@@ -2,6 +2,11 @@
 
 Code never passes identity to a logger; as a second line of defence, anything that
 looks like a phone number or an e-mail address is masked before a record is written.
+
+Cheap when a level is off (the standard library's level check, cached per logger,
+returns before a record is made) and cheaper when it is on: a record skips what the
+JSON line never shows (the caller's source line, thread, process names), and text that
+cannot hold an address or a number skips the masking expressions.
 """
 
 from __future__ import annotations
@@ -15,12 +20,18 @@ from typing import Any
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w-])(\+?62|0)[\s-]?8[\d\s-]{7,14}\d")
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
 def redact(text: str) -> str:
     """``text`` with e-mail addresses and Indonesian mobile numbers masked."""
-    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
+    # Every address has an '@' and every mobile number an '8': most log text has neither,
+    # and a substring test is far cheaper than running the expressions over it.
+    if "@" in text:
+        text = _EMAIL.sub("[email]", text)
+    if "8" in text:
+        text = _PHONE.sub("[phone]", text)
+    return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,16 +50,34 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": redact(record.getMessage()),
         }
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = redact(str(value)) if isinstance(value, str) else value
+        attributes = vars(record)
+        # The fields a call passed in ``extra``: a set difference, not a loop over all.
+        for key in sorted(attributes.keys() - _STANDARD):
+            if not key.startswith("_"):
+                value = attributes[key]
+                entry[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+def _lean_records() -> None:
+    """Records stop collecting what the JSON line never shows (the logging HOWTO's advice).
+
+    Finding the caller walks the stack on every record; thread and process names cost a
+    look-up each. None of them is written, so none is collected.
+    """
+    logging._srcfile = None  # documented in the logging HOWTO: skips findCaller
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    if hasattr(logging, "logAsyncioTasks"):  # Python 3.12+
+        logging.logAsyncioTasks = False
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Send every log record of this process to stderr as JSON."""
+    _lean_records()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()

@@ -442,20 +442,32 @@ def _term_order(term: str) -> tuple[bool, int, str]:
 
 
 def dedup_keys(terms: Iterable[str], threshold: float) -> list[str]:
-    """The few terms that two sets at least ``threshold``-similar always share one of.
+    """The few term pairs two sets at least ``threshold``-similar always share one of.
 
     Prefix filtering: order all terms by one fixed global order (rare-looking first:
     long, not a common complaint word). If Jaccard(A, B) >= t, then A and B share at
-    least ceil(t·|A|) terms, so the first |A| - ceil(t·|A|) + 1 terms of A and the
-    first |B| - ceil(t·|B|) + 1 terms of B have a term in common. Storing these keys
-    with each case and looking up by them is therefore exact: no near-duplicate above
-    the threshold is missed, and the look-up touches only cases sharing a rare term.
+    least ceil(t·|A|) terms, so the first |A| - ceil(t·|A|) + 2 terms of A and the
+    first |B| - ceil(t·|B|) + 2 terms of B both hold the two first of the shared terms
+    (A's prefix leaves out at most |A| - ceil(t·|A|) terms, so it holds at least two
+    shared ones, and in the same global order those are the first two). Every pair
+    from that prefix is a key (``"a b"``), so the look-up by keys is exact: no
+    near-duplicate above the threshold is missed.
+
+    Pairs, not single terms: one common word long enough to come first (*berlubang*, in
+    every pothole report) made every stored pothole report a candidate, so the look-up
+    returned more documents the more cases were stored; two reports rarely share two
+    such words unless they are alike. Sets so small that two of them can be similar
+    while sharing one term only (at most 1/t terms) keep single-term keys as well.
     """
     ordered = sorted(set(terms), key=_term_order)
     if not ordered:
         return []
     must_share = max(1, math.ceil(threshold * len(ordered) - 1e-9))
-    return ordered[: len(ordered) - must_share + 1]
+    prefix = ordered[: len(ordered) - must_share + 2]
+    keys = [f"{a} {b}" for a, b in itertools.combinations(prefix, 2)]
+    if len(ordered) * threshold <= 1 + 1e-9:
+        keys += ordered[: len(ordered) - must_share + 1]
+    return keys
 
 
 def find_duplicate(

@@ -12,6 +12,7 @@ import yaml
 
 from services.routing.registry import (
     Level,
+    ParsedAgencies,
     RegistryError,
     parse_registry,
     read_registry,
@@ -219,3 +220,27 @@ def test_a_file_with_broken_yaml_says_where(tmp_path: Path) -> None:
 def test_a_missing_file_is_a_registry_error(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="cannot read the file"):
         read_registry(tmp_path / "nope.yaml")
+
+
+def _stored(agency_code: str = "pupr-sumsel", **changes: Any) -> dict[str, Any]:
+    """An agency as ``save_registry`` stores it (``_id`` = code, plus bookkeeping)."""
+    entry = copy.deepcopy(VALID["agencies"][0])
+    del entry["code"]
+    return {"_id": agency_code, **entry, "rank": 0, "active": True, **changes}
+
+
+def test_an_unchanged_agency_document_is_parsed_once() -> None:
+    parsed = ParsedAgencies()
+    first = parsed.of(_stored())
+    assert parsed.of(_stored()) is first
+    assert first.code == "pupr-sumsel" and first.categories == ("jalan",)
+
+
+def test_a_changed_agency_document_is_parsed_again() -> None:
+    parsed = ParsedAgencies()
+    before = parsed.of(_stored())
+    after = parsed.of(_stored(keywords=["trotoar"], rank=3))
+    assert after is not before
+    assert after.keywords == ("trotoar",)
+    assert parsed.of(_stored(keywords=["trotoar"], rank=3)) is after
+    assert parsed.of(_stored("pupr-palembang")).code == "pupr-palembang"
