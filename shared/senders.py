@@ -16,6 +16,10 @@ report on ``channel.<name>``           ``channel-<name>``; the portal for ``web`
 the replay header                      an admin user (``lapor dlq replay``)
 =====================================  ==================================================
 
+A replayed dead letter (``lapor dlq replay``) is published by an admin and carries the
+original routing key and sender in headers (:func:`origin_of`); it is authorised as its
+original sender, so replaying never turns a refused forgery into an admin's command.
+
 ``LAPOR_SENDERS=open`` (a laptop's ``lapor dev`` / ``lapor demo`` only) also accepts
 messages from senders that are not one of LAPOR's users (no ``user_id``, or ``guest``)
 as any role; a message that does name a LAPOR user is held to that user's role even
@@ -34,6 +38,10 @@ UNAUTHORISED = "unauthorised"
 
 #: Header a replayed dead letter carries: the routing key it was first published with.
 ORIGINAL_ROUTING_KEY = "x-lapor-original-routing-key"
+#: Header a replayed dead letter carries: the ``user_id`` it was first published with
+#: (absent when it had none). Replaying makes the admin the message's ``user_id``, so the
+#: services authorise a replay on this header instead: a replay never gains a right.
+ORIGINAL_USER_ID = "x-lapor-original-user-id"
 
 CHANNEL_PREFIX = "channel-"
 AGENCY_PREFIX = "opd-"
@@ -217,26 +225,58 @@ def may_replay(policy: SenderPolicy, user_id: str | bytes | None) -> Verdict:
     return _refuse(f"{sender.role} user may not replay")
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Who a delivered message counts as coming from, and with which routing key."""
+
+    routing_key: str
+    #: The sender to authorise: the publisher, or for an admin's replay the original one.
+    user_id: str | None
+    replayed: bool
+    #: Refused: a non-admin set the replay headers.
+    verdict: Verdict
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) and value else None
+
+
+def origin_of(
+    policy: SenderPolicy,
+    delivered_key: str,
+    headers: Mapping[str, object] | None,
+    user_id: str | bytes | None,
+) -> Origin:
+    """The key a message counts as published with and the sender to authorise.
+
+    A replayed dead letter reaches its queue through the default exchange (delivered key:
+    the queue's name) with the original key in :data:`ORIGINAL_ROUTING_KEY` and the
+    original sender in :data:`ORIGINAL_USER_ID`. Only an admin may set those headers; from
+    anyone else the message is refused (not silently read with its delivered key),
+    because a forged header is an attempt to act as another command.
+    """
+    headers = headers or {}
+    publisher = _text(user_id)
+    original_key = _text(headers.get(ORIGINAL_ROUTING_KEY))
+    if original_key is None:
+        return Origin(delivered_key, publisher, False, _allow("no replay header"))
+    verdict = may_replay(policy, publisher)
+    if not verdict.allowed:
+        return Origin(delivered_key, publisher, False, verdict)
+    return Origin(original_key, _text(headers.get(ORIGINAL_USER_ID)), True, verdict)
+
+
 def routing_key_of(
     policy: SenderPolicy,
     delivered_key: str,
     headers: Mapping[str, object] | None,
     user_id: str | bytes | None,
 ) -> tuple[str, Verdict]:
-    """The key a message counts as published with, and whether the sender may claim it.
-
-    A replayed dead letter reaches its queue through the default exchange (delivered key:
-    the queue's name) with the original key in :data:`ORIGINAL_ROUTING_KEY`. Only an admin
-    may set that header: from anyone else the message is refused (not silently read with
-    its delivered key), because a forged header is an attempt to act as another command.
-    """
-    original = (headers or {}).get(ORIGINAL_ROUTING_KEY)
-    if isinstance(original, bytes):
-        original = original.decode("utf-8", "replace")
-    if not isinstance(original, str) or not original:
-        return delivered_key, _allow("no replay header")
-    verdict = may_replay(policy, user_id)
-    return (original if verdict.allowed else delivered_key), verdict
+    """The key a message counts as published with, and whether the sender may claim it."""
+    origin = origin_of(policy, delivered_key, headers, user_id)
+    return origin.routing_key, origin.verdict
 
 
 def announce_mode(policy: SenderPolicy, service: str, log: logging.Logger) -> None:

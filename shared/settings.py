@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from shared.calendar import WorkingCalendar
 from shared.senders import ADMIN_USER, PORTAL_USER, SenderPolicy, SendersMode
 from shared.sla import SlaPolicy
+from shared.topology import DeadLetterLimits
 
 
 class LaporSettings(BaseSettings):
@@ -93,6 +94,10 @@ class LaporSettings(BaseSettings):
     def sender_policy(self) -> SenderPolicy:
         """Who may send what, as configured (``LAPOR_SENDERS``, ``LAPOR_ADMIN_USERS``)."""
         return SenderPolicy(mode=self.senders, admin_users=self.admin_users)
+
+    def dead_letter_limits(self) -> DeadLetterLimits:
+        """How long and how many dead letters are kept (part of the queue's declaration)."""
+        return DeadLetterLimits(self.dead_letter_ttl_hours, self.dead_letter_max)
 
     def pii_keyring(self) -> dict[str, bytes]:
         """Every identity key by id, the current one (``LAPOR_PII_KEY_ID``) included."""

@@ -8,6 +8,7 @@ import pytest
 
 from shared.senders import (
     ORIGINAL_ROUTING_KEY,
+    ORIGINAL_USER_ID,
     UNAUTHORISED,
     Role,
     SenderPolicy,
@@ -17,6 +18,7 @@ from shared.senders import (
     may_reply,
     may_respond,
     may_submit,
+    origin_of,
     routing_key_of,
 )
 from shared.settings import LaporSettings
@@ -136,6 +138,25 @@ class TestReplayHeader:
         key, verdict = routing_key_of(ENFORCE, "opd.respond", headers, user)
         assert key == "opd.respond"
         assert verdict.reason == UNAUTHORISED
+
+    def test_a_replay_is_authorised_as_its_original_sender(self) -> None:
+        headers = {ORIGINAL_ROUTING_KEY: "routing.dispose", ORIGINAL_USER_ID: b"channel-sms"}
+        origin = origin_of(ENFORCE, "routing.commands", headers, "lapor-admin")
+        assert (origin.routing_key, origin.user_id, origin.replayed) == (
+            "routing.dispose",
+            "channel-sms",
+            True,
+        )
+        assert not may_command_as_admin(ENFORCE, origin.user_id).allowed
+
+    def test_a_replay_of_a_message_without_sender_has_none(self) -> None:
+        origin = origin_of(ENFORCE, "q", {ORIGINAL_ROUTING_KEY: "routing.dispose"}, "lapor-admin")
+        assert origin.user_id is None and not may_command_as_admin(ENFORCE, origin.user_id).allowed
+
+    def test_a_non_admin_cannot_claim_an_original_sender(self) -> None:
+        headers = {ORIGINAL_ROUTING_KEY: "opd.respond", ORIGINAL_USER_ID: "lapor-admin"}
+        origin = origin_of(ENFORCE, "routing.commands", headers, "opd-dinkes")
+        assert origin.user_id == "opd-dinkes" and not origin.verdict.allowed
 
 
 class TestOpenMode:
