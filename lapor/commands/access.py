@@ -225,14 +225,17 @@ class Rabbitmqctl:
     command: str = "rabbitmqctl"
 
     def _run(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(  # noqa: S603 - fixed program, arguments are ours
-            [self.command, "--quiet", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
+        try:
+            done = subprocess.run(  # noqa: S603 - fixed program, arguments are ours
+                [self.command, "--quiet", *args],
+                input=stdin,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=120,
+            )
+        except subprocess.TimeoutExpired:
+            raise AccessError(f"rabbitmqctl {args[0]} did not answer in 120 s") from None
         if done.returncode != 0:
             raise AccessError(f"rabbitmqctl {args[0]} failed: {done.stderr.strip()[:500]}")
         return done.stdout

@@ -36,8 +36,13 @@ pytestmark = pytest.mark.integration
 HOST = "localhost:5672"
 
 
-def _ctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "--quiet", *args], check=True, capture_output=True)
+def _ctl(*args: str, check: bool = True) -> None:
+    try:
+        subprocess.run(
+            ["rabbitmqctl", "--quiet", *args], check=check, capture_output=True, timeout=120
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"rabbitmqctl {args[0]} did not answer in 120 s: is the local node healthy?")
 
 
 @dataclass
@@ -66,7 +71,7 @@ def broker() -> Iterator[Broker]:
         f"opd-{suffix}-b",
         f"lapor-portal-{suffix}",
     ):
-        subprocess.run(["rabbitmqctl", "--quiet", "delete_user", user], capture_output=True)
+        _ctl("delete_user", user, check=False)
 
 
 @pytest.fixture
