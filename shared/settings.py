@@ -153,3 +153,7 @@ class IntakeSettings(LaporSettings):
     """Intake: how large a raw report may be (the fields' bounds are in the contract)."""
 
     max_message_bytes: int = Field(default=256 * 1024, ge=1024)
+    #: Reports one channel may submit per minute, and one reporter (by contact
+    #: fingerprint) per hour; more are quarantined as ``rate_limited``, never dropped.
+    rate_limit_per_channel_minute: int = Field(default=600, ge=1)
+    rate_limit_per_reporter_hour: int = Field(default=20, ge=1)

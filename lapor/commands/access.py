@@ -387,6 +387,12 @@ def _apply(args: argparse.Namespace) -> int:
     settings = LaporSettings()
     url = settings.amqp_url.get_secret_value()
     try:
+        if args.declare_topology:
+            asyncio.run(
+                topology.declare_at(
+                    url, settings.delivery_limit, dead_letter_limits=settings.dead_letter_limits()
+                )
+            )
         table = access_table(_channels(args), asyncio.run(_agency_codes(args)))
         admin = choose_admin(url, os.environ.get("LAPOR_RABBITMQ_MANAGEMENT_URL"), args.via)
         report = asyncio.run(
@@ -444,6 +450,11 @@ def register(subparsers: Any) -> None:
         type=Path,
         metavar="FILE",
         help="where new users' passwords are appended (created 0600); needed for new users",
+    )
+    applying.add_argument(
+        "--declare-topology",
+        action="store_true",
+        help="first declare every exchange and service queue (`lapor topology declare`)",
     )
     applying.add_argument(
         "--via",
