@@ -49,6 +49,9 @@ class Reason:
     #: The same ``(channel, external_id)`` again, with different content: not a resend.
     EXTERNAL_ID_CONFLICT = "external_id_conflict"
     RATE_LIMITED = "rate_limited"
+    #: Not from the channel's own broker user (shared/senders.py). Quarantined rather than
+    #: dead-lettered, so that its body is kept sealed like every other refused report.
+    UNAUTHORISED = "unauthorised"
 
 
 #: How deeply a report's JSON may nest (the contract needs 3; MongoDB refuses past 100).
@@ -343,6 +346,15 @@ def kept_raw(raw: bytes, max_bytes: int, prefix_bytes: int = 4096) -> tuple[byte
     if len(raw) <= max_bytes:
         return raw, None
     return raw[:prefix_bytes], hashlib.sha256(raw).hexdigest()
+
+
+def unauthorised(routing_key: str, why: str) -> ReportRefused:
+    """The quarantine reason of a report its sender may not submit (``why``: no identity)."""
+    return ReportRefused(
+        Reason.UNAUTHORISED,
+        [FieldProblem(field="(sender)", problem=why)],
+        channel_of(routing_key),
+    )
 
 
 # --- rate limits ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import aiormq
@@ -27,6 +28,9 @@ from lapor.commands.access import (
     Rabbitmqctl,
     access_table,
     apply,
+    choose_admin,
+    definitions,
+    password_hash,
     vhost_of,
 )
 from shared import topology
@@ -243,3 +247,70 @@ def test_names_that_could_widen_a_pattern_are_refused() -> None:
     assert vhost_of("amqp://u:p@h:5672/lapor") == "lapor"
     assert vhost_of("amqp://u:p@h:5672/") == "/"
     assert vhost_of("amqp://u:p@h:5672/a%2Fb") == "a/b"
+
+
+@pytest.mark.unit
+def test_the_management_api_gets_the_same_document_with_the_admins_credentials() -> None:
+    """The HTTP path (compose), against a stand-in for the management API's two calls."""
+    import base64
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen: list[tuple[str, str, str | None, Any]] = []
+
+    class Api(BaseHTTPRequestHandler):
+        def _reply(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            seen.append(("GET", self.path, self.headers.get("authorization"), None))
+            self._reply(200, [{"name": "lapor-admin"}, {"name": "opd-dinkes"}])
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", "0"))
+            body = json.loads(self.rfile.read(length))
+            seen.append(("POST", self.path, self.headers.get("authorization"), body))
+            self._reply(201, {})
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Api)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        admin = choose_admin(
+            "amqp://lapor-admin:s3cret@rabbitmq:5672/lapor",
+            f"http://127.0.0.1:{server.server_port}",
+            "auto",
+        )
+        assert admin.users() == {"lapor-admin", "opd-dinkes"}
+        table = access_table(["sms"], ["dinkes"], portal_user=None)
+        admin.import_definitions(definitions(table, "lapor", {"channel-sms": "pw"}))
+    finally:
+        server.shutdown()
+    token = "Basic " + base64.b64encode(b"lapor-admin:s3cret").decode()
+    assert [(m, p, a) for m, p, a, _ in seen] == [
+        ("GET", "/api/users", token),
+        ("POST", "/api/definitions", token),
+    ]
+    document = seen[1][3]
+    assert [u["name"] for u in document["users"]] == ["channel-sms"]
+    assert "pw" not in json.dumps(document)  # only the salted hash travels
+    assert {p["user"] for p in document["permissions"]} == {"channel-sms", "opd-dinkes"}
+
+
+@pytest.mark.unit
+def test_a_password_hash_is_rabbitmqs_salted_sha256() -> None:
+    import base64
+    import hashlib
+
+    encoded = password_hash("rahasia", salt=b"\x01\x02\x03\x04")
+    raw = base64.b64decode(encoded)
+    assert raw[:4] == b"\x01\x02\x03\x04"
+    assert raw[4:] == hashlib.sha256(b"\x01\x02\x03\x04rahasia").digest()

@@ -200,3 +200,13 @@ def test_rate_limits_count_in_fixed_windows_and_park_what_is_over() -> None:
     assert "fingerprint" not in key
     assert limit.admits(2) and not limit.admits(3)
     assert limit.refusal("sms", "sms-9").reason == Reason.RATE_LIMITED
+
+
+def test_a_report_from_the_wrong_sender_is_quarantined_as_unauthorised() -> None:
+    from services.intake.reports import unauthorised
+    from shared.senders import SenderPolicy, may_submit
+
+    verdict = may_submit(SenderPolicy(), "channel-wa", "sms")
+    refusal = unauthorised("channel.sms", verdict.why)
+    assert (refusal.reason, refusal.channel) == (Reason.UNAUTHORISED, "sms")
+    assert refusal.problems[0].field == "(sender)"
