@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aio_pika
 import aiormq
@@ -37,7 +38,10 @@ from shared import topology
 
 pytestmark = pytest.mark.integration
 
-HOST = "localhost:5672"
+# The node rabbitmqctl manages (RABBITMQ_NODENAME); its AMQP port from the test URL.
+HOST = urlsplit(os.environ.get("LAPOR_TEST_AMQP_URL") or "amqp://localhost:5672/").netloc.split(
+    "@"
+)[-1]
 
 
 def _ctl(*args: str, check: bool = True) -> None:
