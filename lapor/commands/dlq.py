@@ -47,7 +47,8 @@ from urllib.parse import unquote, urlsplit
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, ExchangeType
 
-from shared import topology
+from shared import refusals, topology
+from shared.refusals import refusal_key
 from shared.senders import ORIGINAL_ROUTING_KEY, ORIGINAL_USER_ID, SenderPolicy
 from shared.settings import LaporSettings
 from shared.topology import DEAD_LETTERS, DLX
@@ -81,6 +82,8 @@ class DeadLetter:
     user_id: str | None = None
     #: The exchange the broker delivered it to this queue through (not client-settable).
     exchange: str | None = DLX
+    #: Where the refusing service recorded its reason (shared/refusals.py).
+    refusal_key: str | None = None
 
     @classmethod
     def of(cls, message: AbstractIncomingMessage) -> DeadLetter:
@@ -100,6 +103,9 @@ class DeadLetter:
             size=len(message.body),
             user_id=message.user_id or None,
             exchange=message.exchange,
+            refusal_key=refusal_key(queue, message.message_id, message.body)
+            if (queue := _text(latest.get("queue")))
+            else None,
         )
 
 
@@ -239,16 +245,41 @@ async def replay(
     return replayed, left
 
 
+async def refusal_reasons(settings: LaporSettings, letters: list[DeadLetter]) -> dict[str, str]:
+    """The reasons the refusing services recorded for ``letters`` (by refusal key)."""
+    from pymongo import AsyncMongoClient
+
+    from shared.storage import resolve_mongo_url
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        resolve_mongo_url(settings.mongo_url.get_secret_value()),
+        serverSelectionTimeoutMS=3000,
+        appname="lapor-dlq",
+    )
+    try:
+        keys = [letter.refusal_key for letter in letters if letter.refusal_key]
+        return await refusals.reasons(client[settings.mongo_db], keys)
+    finally:
+        await client.close()
+
+
 def _list(args: argparse.Namespace) -> int:
-    url = LaporSettings().amqp_url.get_secret_value()
+    settings = LaporSettings()
+    url = settings.amqp_url.get_secret_value()
     letters = asyncio.run(list_dead_letters(url, args.limit))
     out = sys.stdout
+    try:
+        why = asyncio.run(refusal_reasons(settings, letters))
+    except Exception as exc:  # the broker's view is still worth showing without MongoDB
+        why = {}
+        out.write(f"(the services' refusal reasons are unavailable: {type(exc).__name__})\n")
     out.write(f"{len(letters)} dead letter(s) shown (at most {args.limit})\n")
     for letter in letters:
+        refused = why.get(letter.refusal_key or "")
         out.write(
             f"  queue={letter.queue} reason={letter.reason} key={letter.routing_key} "
             f"message_id={letter.message_id} deaths={letter.deaths} bytes={letter.size} "
-            f"sender={letter.user_id or '-'}\n"
+            f"sender={letter.user_id or '-'}" + (f" refused={refused}" if refused else "") + "\n"
         )
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
@@ -13,8 +14,9 @@ import pytest
 from lapor.cli import main as lapor
 from lapor.commands.dlq import DeadLetter, distrust, list_dead_letters, replay
 from services.intake import app as intake_app
-from shared import topology
+from shared import refusals, topology
 from shared.senders import ORIGINAL_ROUTING_KEY, ORIGINAL_USER_ID, SenderPolicy, SendersMode
+from shared.settings import IntakeSettings
 from shared.storage import Store
 from tests.conftest import make_settings
 from tests.servers import Servers
@@ -191,3 +193,34 @@ def test_what_is_trusted_in_a_dead_letter() -> None:
     assert distrust(letter(None, None, None), policy)
     assert distrust(letter("routing.commands", "rejected", "channel-sms", ""), policy)
     assert distrust(letter("routing.commands", "rejected", "channel-sms", "other"), policy)
+
+
+async def test_a_services_refusal_reason_is_shown_beside_the_brokers(
+    amqp: aio_pika.abc.AbstractConnection,
+    servers: Servers,
+    store: Store,
+    settings: IntakeSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    body = {"message_id": "cmd-1", "tracking_id": "AAAA-BBBB-CCCC"}
+    await _die_in(amqp, "routing.commands", body, "routing.dispose", message_id="cmd-1")
+    # What the refusing service does before it rejects (the wiring: runtime.refuse).
+    await refusals.ensure_indexes(store.db)
+    await refusals.record(
+        store.db,
+        refusals.Refusal(
+            "routing.commands", "cmd-1", "unauthorised", "channel-sms", datetime.now(UTC)
+        ),
+        json.dumps(body).encode(),
+        keep=timedelta(days=14),
+    )
+    await eventually(lambda: _count_dead(servers, 1))
+    monkeypatch.setenv("LAPOR_AMQP_URL", servers.amqp_url)
+    monkeypatch.setenv("LAPOR_MONGO_URL", settings.mongo_url.get_secret_value())
+    monkeypatch.setenv("LAPOR_MONGO_DB", settings.mongo_db)
+    assert await asyncio.to_thread(lapor, ["dlq", "list"]) == 0
+    printed = capsys.readouterr().out
+    assert "queue=routing.commands reason=rejected" in printed
+    assert "refused=unauthorised" in printed
+    assert "AAAA-BBBB-CCCC" not in printed
