@@ -184,3 +184,18 @@ class TestOpenMode:
     def test_settings_default_to_enforce(self) -> None:
         assert not LaporSettings().sender_policy().is_open
         assert LaporSettings(senders="open").sender_policy().is_open  # type: ignore[arg-type]
+
+
+def test_a_laptop_run_is_open_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lapor.local import prepare_environment
+
+    monkeypatch.setenv("LAPOR_MONGO_URL", "memory://")
+    monkeypatch.setenv("LAPOR_PII_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+    monkeypatch.setenv("LAPOR_SENDERS", "placeholder")  # so that teardown restores it
+    monkeypatch.delenv("LAPOR_SENDERS")
+    warnings = prepare_environment()
+    assert LaporSettings().sender_policy().is_open
+    assert any("LAPOR_SENDERS" in w and "never in a deployment" in w for w in warnings)
+    monkeypatch.setenv("LAPOR_SENDERS", "enforce")
+    prepare_environment()
+    assert not LaporSettings().sender_policy().is_open
