@@ -263,6 +263,98 @@ async def refusal_reasons(settings: LaporSettings, letters: list[DeadLetter]) ->
         await client.close()
 
 
+@dataclass(frozen=True)
+class Unrouted:
+    """A message kept because no queue was bound for it (a deleted agency queue, ...)."""
+
+    exchange: str
+    routing_key: str
+    message_id: str | None
+    user_id: str | None
+    size: int
+
+
+#: Exchanges whose unroutable messages RabbitMQ hands to lapor.unroutable.
+_PUBLIC_EXCHANGES = frozenset(topology.EXCHANGES) - topology.INTERNAL_EXCHANGES
+
+
+async def republish_unrouted(amqp_url: str, limit: int, send: bool) -> tuple[list[Unrouted], int]:
+    """List (and with ``send``, publish again where they were published) up to ``limit``
+    unrouted messages; (what was seen, how many were sent).
+
+    One that is still unroutable comes straight back to ``lapor.unrouted`` (the same
+    alternate exchange), so nothing is lost. Only messages RabbitMQ routed there are sent:
+    the delivery names the exchange they were published to, which no client can fake
+    (one put straight into the queue shows the default exchange and stays). They keep
+    their original sender for the services to authorise (``x-lapor-original-user-id``).
+    """
+    seen: list[Unrouted] = []
+    sent = 0
+    me = admin_user(amqp_url)
+    connection = await aio_pika.connect_robust(amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        queue = await channel.get_queue(topology.UNROUTED)
+        ids: set[str] = set()
+        while len(seen) < limit:
+            message = await queue.get(no_ack=False, fail=False)
+            if message is None or (message.message_id and message.message_id in ids):
+                break  # empty, or round the queue once: what was sent came back
+            if message.message_id:
+                ids.add(message.message_id)
+            item = Unrouted(
+                message.exchange or "",
+                message.routing_key or "",
+                message.message_id,
+                message.user_id or None,
+                len(message.body),
+            )
+            seen.append(item)
+            if not send or item.exchange not in _PUBLIC_EXCHANGES:
+                continue
+            headers = dict(message.headers or {})
+            headers.pop("x-delivery-count", None)
+            headers[ORIGINAL_ROUTING_KEY] = item.routing_key
+            if item.user_id is not None:
+                headers[ORIGINAL_USER_ID] = item.user_id
+            else:
+                headers.pop(ORIGINAL_USER_ID, None)
+            exchange = await channel.get_exchange(item.exchange, ensure=False)
+            await exchange.publish(
+                aio_pika.Message(
+                    message.body,
+                    headers=headers,
+                    content_type=message.content_type,
+                    content_encoding=message.content_encoding,
+                    message_id=message.message_id,
+                    correlation_id=message.correlation_id,
+                    timestamp=message.timestamp,
+                    user_id=me,
+                    app_id=message.app_id,
+                    type=message.type,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key=item.routing_key,
+            )
+            await message.ack()  # only after the broker confirmed the new copy
+            sent += 1
+        await channel.close()  # whatever was not sent goes back, unacknowledged
+    return seen, sent
+
+
+def _unrouted(args: argparse.Namespace) -> int:
+    url = LaporSettings().amqp_url.get_secret_value()
+    seen, sent = asyncio.run(republish_unrouted(url, args.limit, args.republish))
+    out = sys.stdout
+    out.write(f"{len(seen)} unrouted message(s) seen, {sent} published again\n")
+    for item in seen:
+        out.write(
+            f"  exchange={item.exchange or '(default)'} key={item.routing_key} "
+            f"message_id={item.message_id} sender={item.user_id or '-'} bytes={item.size}\n"
+        )
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     settings = LaporSettings()
     url = settings.amqp_url.get_secret_value()
@@ -312,3 +404,14 @@ def register(subparsers: Any) -> None:
     again.add_argument("--queue", help="only those that died in this queue, e.g. intake.reports")
     again.add_argument("--limit", type=int, default=1000)
     again.set_defaults(handler=_replay)
+    unrouted = actions.add_parser(
+        "unrouted",
+        help="show (or publish again) messages no queue was bound for (lapor.unrouted)",
+        description="A message published where no queue was bound for it (a Disposition "
+        "for a deleted agency queue, a notice for a channel without a queue) is kept in "
+        "lapor.unrouted. Show them; with --republish, publish each again on its exchange "
+        "and key (once its queue exists it is delivered; else it comes back).",
+    )
+    unrouted.add_argument("--republish", action="store_true")
+    unrouted.add_argument("--limit", type=int, default=1000)
+    unrouted.set_defaults(handler=_unrouted)

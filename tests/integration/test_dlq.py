@@ -12,7 +12,13 @@ import aiormq
 import pytest
 
 from lapor.cli import main as lapor
-from lapor.commands.dlq import DeadLetter, distrust, list_dead_letters, replay
+from lapor.commands.dlq import (
+    DeadLetter,
+    distrust,
+    list_dead_letters,
+    replay,
+    republish_unrouted,
+)
 from services.intake import app as intake_app
 from shared import refusals, topology
 from shared.senders import ORIGINAL_ROUTING_KEY, ORIGINAL_USER_ID, SenderPolicy, SendersMode
@@ -224,3 +230,39 @@ async def test_a_services_refusal_reason_is_shown_beside_the_brokers(
     assert "queue=routing.commands reason=rejected" in printed
     assert "refused=unauthorised" in printed
     assert "AAAA-BBBB-CCCC" not in printed
+
+
+async def test_a_disposition_for_a_deleted_agency_queue_waits_and_is_delivered_later(
+    amqp: aio_pika.abc.AbstractConnection, servers: Servers
+) -> None:
+    channel = await amqp.channel(publisher_confirms=True)
+    await (await channel.get_queue(topology.UNROUTED)).purge()
+    agency = topology.agency_queue("dinas-dihapus")
+    await topology.declare_queue(channel, agency, 3)
+    await channel.queue_delete(agency.name)  # the agency's queue is gone
+    opd = await channel.get_exchange(topology.OPD)
+    await opd.publish(
+        aio_pika.Message(b'{"tracking_id": "AAAA-BBBB-CCCC"}', message_id="disposition:1"),
+        routing_key=agency.name,
+    )  # confirmed by the broker...
+
+    # ...and kept, not lost: the admin sees it, and publishing it again while the queue
+    # is still missing only puts it back.
+    seen, sent = await republish_unrouted(servers.amqp_url, 100, send=True)
+    assert [(u.exchange, u.routing_key, u.message_id) for u in seen] == [
+        (topology.OPD, agency.name, "disposition:1")
+    ]
+    assert sent == 1
+    seen, sent = await republish_unrouted(servers.amqp_url, 100, send=False)
+    assert [u.message_id for u in seen] == ["disposition:1"] and sent == 0
+
+    # Once the agency's queue exists again, it is delivered there.
+    await topology.declare_queue(channel, agency, 3)
+    seen, sent = await republish_unrouted(servers.amqp_url, 100, send=True)
+    assert sent == 1
+    delivered = await (await channel.get_queue(agency.name)).get(timeout=5)
+    assert delivered.message_id == "disposition:1"
+    assert json.loads(delivered.body) == {"tracking_id": "AAAA-BBBB-CCCC"}
+    assert (await republish_unrouted(servers.amqp_url, 100, send=False))[0] == []
+    await channel.queue_delete(agency.name)
+    await channel.close()
