@@ -73,6 +73,7 @@ class EscalationTarget(StrEnum):
     PIMPINAN = "pimpinan"  # level 1: the agency head, once the deadline has passed
     INSPEKTORAT = "inspektorat"  # level 2: the regional Inspectorate
     OMBUDSMAN = "ombudsman"  # level 3: the Ombudsman
+    PELAPOR = "pelapor"  # the reporter, reminded of their own deadline (a deferral)
 
 
 class ArchiveReason(StrEnum):

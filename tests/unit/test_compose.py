@@ -287,13 +287,20 @@ def test_only_routing_may_declare_agency_queues(
 ) -> None:
     # Declaring opd.<code> with its dead-letter exchange and binding it to lapor.opd
     # needs configure, read and write on the queue, write on lapor.dlx, read on lapor.opd.
-    agency = topology.agency_queue("dinkes-sumsel").name
+    # The same for the liaison's reminder queue penghubung.<code>, bound to lapor.oversight.
+    for agency in (spec.name for spec in topology.agency_queues("dinkes-sumsel")):
+        for name in LAPOR_SERVICES:
+            grant = _permissions(definitions, amqp_user(compose, name))
+            is_routing = name == "routing"
+            assert _allows(grant["configure"], agency) == is_routing, (name, agency)
+            assert _allows(grant["write"], agency) == is_routing, (name, agency)
+            assert _allows(grant["read"], agency) == is_routing, (name, agency)
+    assert _allows(
+        _permissions(definitions, amqp_user(compose, "routing"))["read"], "lapor.oversight"
+    )
     for name in LAPOR_SERVICES:
         grant = _permissions(definitions, amqp_user(compose, name))
         is_routing = name == "routing"
-        assert _allows(grant["configure"], agency) == is_routing, name
-        assert _allows(grant["write"], agency) == is_routing, name
-        assert _allows(grant["read"], agency) == is_routing, name
         assert _allows(grant["write"], topology.DLX) == is_routing, name
         assert _allows(grant["read"], topology.OPD) == is_routing, name
     routing = _permissions(definitions, amqp_user(compose, "routing"))
