@@ -59,6 +59,7 @@ ROUTING_COMMANDS = _q(
     (COMMANDS, "routing.dispose"),
     (COMMANDS, "opd.respond"),
     (COMMANDS, "reporter.reply"),
+    (COMMANDS, "routing.extension"),
 )
 ESCALATION_EVENTS = _q("escalation.events", (EVENTS, "complaint.#"))
 # What people read: the admin's desk and the operators' view of refused input.

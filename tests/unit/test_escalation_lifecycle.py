@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -54,7 +55,7 @@ def end_of(month: int, day: int) -> dt.datetime:
     return dt.datetime(2026, month, day, 23, 59, 59, 999_999, tzinfo=WIB)
 
 
-def clock(status: Status, fired: frozenset[str] = frozenset(), **doc: object) -> CaseClock:
+def clock(status: Status, *, fired: frozenset[str] = frozenset(), **doc: object) -> CaseClock:
     return CaseClock.from_document(
         {"_id": TID, "status": str(status), "escalation": {"fired": sorted(fired)}, **doc}
     )
@@ -91,7 +92,7 @@ def test_a_deferral_reminds_the_reporter_half_way_then_is_archived_at_day_ten() 
         CAL,
         clock(
             case.status or Status.DEFERRED,
-            frozenset({reminder.key}),
+            fired=frozenset({reminder.key}),
             deadlines={"deferral": end_of(12, 1)},
         ),
     )
@@ -161,7 +162,11 @@ def test_an_extension_moves_escalation_exactly_to_the_granted_date() -> None:
     assert cap == end_of(12, 11)  # 14 more working days
     granted = SLA.extended_deadline(CAL, dt.date(2026, 12, 4))
     check_can_request_extension(None, resolution, granted, cap, "menunggu anggaran perubahan")
-    doc = {"dispatched_at": DISPOSED, "first_answer_at": wib(11, 3, 9), "agency": "dpu-plg"}
+    doc: dict[str, Any] = {
+        "dispatched_at": DISPOSED,
+        "first_answer_at": wib(11, 3, 9),
+        "agency": "dpu-plg",
+    }
     before = plan(SLA, CAL, clock(Status.IN_PROGRESS, deadlines={"resolution": resolution}, **doc))
     assert [r.due_at for r in before.pending if r.level == 1] == [wib(11, 24)]
 
@@ -198,7 +203,7 @@ def test_a_second_extension_request_is_refused_and_so_is_one_past_the_cap() -> N
 
 
 def test_koordinasi_supporting_agencies_add_the_lead_resolves_escalation_follows_the_lead() -> None:
-    doc = {
+    doc: dict[str, Any] = {
         "agency": "dinkes-sumsel",
         "supporting_agencies": ["dinsos-sumsel", "dpu-plg"],
         "dispatched_at": DISPOSED,

@@ -97,7 +97,7 @@ def test_a_deferral_left_unanswered_is_archived_by_the_clock_only() -> None:
     assert transition("expire_deferral", Status.DEFERRED, Actor.CLOCK) is Status.ARCHIVED
     assert not can_take("expire_deferral", Status.DEFERRED, Actor.ADMIN)
     assert not can_take("expire_deferral", Status.NEEDS_REVIEW, Actor.CLOCK)
-    assert ArchiveReason.NO_REPLY == "no_reply"
+    assert str(ArchiveReason.NO_REPLY) == "no_reply"
 
 
 def test_information_in_time_sends_a_deferred_case_back_to_verification() -> None:
@@ -162,7 +162,7 @@ def test_koordinasi_the_supporting_agencies_add_and_only_the_lead_resolves() -> 
 def test_a_reporter_withdraws_before_resolution_only() -> None:
     for status in (Status.RECEIVED, Status.DEFERRED, Status.DISPATCHED, Status.IN_PROGRESS):
         assert transition("withdraw", status, Actor.REPORTER) is Status.CLOSED
-    assert CloseReason.WITHDRAWN == "withdrawn"
+    assert str(CloseReason.WITHDRAWN) == "withdrawn"
     for status in (Status.RESOLVED, Status.CLOSED, Status.ARCHIVED):
         with pytest.raises(StepNotAllowed):
             transition("withdraw", status, Actor.REPORTER)
