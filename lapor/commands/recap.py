@@ -140,13 +140,16 @@ def _instant(text: str) -> dt.datetime:
 
 
 async def _load(at: dt.datetime | None) -> tuple[Recap, str]:
+    from lapor.errors import CLI_MONGO_TIMEOUT_MS
     from services.escalation.recap import agency_recap
     from shared.clock import SystemClock
     from shared.settings import LaporSettings
     from shared.storage import Store
 
     settings = LaporSettings()
-    store = Store.from_settings(settings, app_name="lapor-recap")
+    store = Store.from_settings(
+        settings, app_name="lapor-recap", server_selection_timeout_ms=CLI_MONGO_TIMEOUT_MS
+    )
     try:
         recap = await agency_recap(store, settings.working_calendar(), at or SystemClock().now())
     finally:
@@ -155,13 +158,8 @@ async def _load(at: dt.datetime | None) -> tuple[Recap, str]:
 
 
 def _recap(args: argparse.Namespace) -> int:
-    from pymongo.errors import PyMongoError
-
-    try:
-        recap, tz = asyncio.run(_load(args.at))
-    except PyMongoError as exc:
-        sys.stderr.write(f"lapor recap: cannot read the database: {exc}\n")
-        return 1
+    # A database that cannot be reached is said in one line by ``lapor.cli``.
+    recap, tz = asyncio.run(_load(args.at))
     if args.json:
         sys.stdout.write(json.dumps(recap.to_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
