@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from shared.lifecycle import Status
 
 if TYPE_CHECKING:
-    from services.escalation.recap import AgencyRecap, Recap
+    from services.escalation.recap import AgencyRecap, Recap, StepTime
 
 _MONTHS = (
     "Januari", "Februari", "Maret", "April", "Mei", "Juni",
@@ -42,7 +42,17 @@ HEADERS = (
     "Terlambat",
     "Median jawaban pertama",
     "Tepat waktu",
+    "Diteruskan",
+    "Diperpanjang",
 )
+
+#: The steps of a case as leaders read them (see ``services.escalation.recap.STEP_NAMES``).
+STEP_LABELS = {
+    "verification": "verifikasi",
+    "disposition": "disposisi",
+    "first_answer": "jawaban pertama",
+    "resolution": "penyelesaian",
+}
 
 LEGEND = (
     ("Diterima", "laporan yang didisposisikan ke instansi (baris admin: belum didisposisikan)"),
@@ -54,6 +64,18 @@ LEGEND = (
         "Tepat waktu",
         "dijawab paling lambat batas tindak lanjut, dari laporan yang sudah dijawab "
         "atau sudah lewat batasnya",
+    ),
+    (
+        "Diteruskan",
+        "laporan yang pernah dipegang instansi lalu dialihkan (bukan kewenangannya); tetap "
+        "dihitung di kolom Diterima instansi itu",
+    ),
+    ("Diperpanjang", "laporan dengan perpanjangan batas penyelesaian yang disetujui admin"),
+    (
+        "Waktu per tahap",
+        "median dari diterima sampai diverifikasi, dari verifikasi sampai disposisi, dari "
+        "disposisi sampai jawaban pertama dan sampai penyelesaian, per instansi untuk "
+        "gilirannya sendiri",
     ),
 )
 
@@ -93,7 +115,30 @@ def _cells(row: AgencyRecap) -> list[str]:
         str(row.overdue),
         _first_answer(row),
         _sla(row),
+        str(row.forwarded),
+        str(row.extended),
     ]
+
+
+def _duration(time: StepTime | None) -> str | None:
+    if time is None or not time.count or time.median_days is None:
+        return None
+    hours = _number(time.median_hours or 0.0)
+    return f"{_number(time.median_days)} hari kerja ({hours} jam)"
+
+
+def _times(row: AgencyRecap) -> str:
+    """The row's step times, the time it held its cases and took to hand them on."""
+    parts = [
+        f"{STEP_LABELS[name]} {text}"
+        for name, time in row.steps.items()
+        if (text := _duration(time)) is not None
+    ]
+    if row.agency is not None and (held := _duration(row.held)) is not None:
+        parts.append(f"lama memegang {held}")
+    if (forward := _duration(row.to_forward)) is not None:
+        parts.append(f"meneruskan {forward}")
+    return ", ".join(parts) or "-"
 
 
 def _when(moment: dt.datetime, tz: str) -> str:
@@ -122,7 +167,11 @@ def render(recap: Recap, tz: str) -> str:
     lines += [line(table[-1]), "", "Rincian status:"]
     for row in rows:
         detail = ", ".join(f"{STATUS_NAMES[s]} {n}" for s, n in row.by_status.items())
+        if row.returned_late:
+            detail += f"; dikembalikan ke admin dan terlambat {row.returned_late}"
         lines.append(f"  {_name(row)}: {detail or '-'}")
+    lines += ["", "Waktu per tahap (median):"]
+    lines += [f"  {_name(row)}: {_times(row)}" for row in rows]
     lines += ["", "Keterangan:"]
     lines += [f"  {term}: {meaning}" for term, meaning in LEGEND]
     lines.append("")
