@@ -64,7 +64,11 @@ ROUTING_COMMANDS = _q(
 ESCALATION_EVENTS = _q("escalation.events", (EVENTS, "complaint.#"))
 # What people read: the admin's desk and the operators' view of refused input.
 ADMIN_REVIEW = _q(
-    "admin.review", (EVENTS, "complaint.needs_review"), (EVENTS, "complaint.needs_routing")
+    "admin.review",
+    (EVENTS, "complaint.needs_review"),
+    (EVENTS, "complaint.needs_routing"),
+    # Issue 12: an agency's extension request waits for the admin's grant or refusal.
+    (EVENTS, "complaint.extension_requested"),
 )
 ADMIN_REJECTED = _q("admin.rejected", (EVENTS, "intake.rejected"))
 # Reminders go to the one who must act (issue 12): each agency's liaison (*penghubung*)

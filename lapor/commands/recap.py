@@ -57,7 +57,7 @@ STEP_LABELS = {
 LEGEND = (
     ("Diterima", "laporan yang didisposisikan ke instansi (baris admin: belum didisposisikan)"),
     ("Diproses", "belum selesai"),
-    ("Selesai", "sudah dijawab tuntas (selesai atau ditutup)"),
+    ("Selesai", "sudah dijawab tuntas (selesai atau ditutup; laporan yang ditarik pelapor tidak)"),
     ("Terlambat", "batas waktu yang sedang berjalan sudah lewat"),
     ("Median jawaban pertama", "dari disposisi sampai jawaban pertama instansi"),
     (
@@ -167,6 +167,8 @@ def render(recap: Recap, tz: str) -> str:
     lines += [line(table[-1]), "", "Rincian status:"]
     for row in rows:
         detail = ", ".join(f"{STATUS_NAMES[s]} {n}" for s, n in row.by_status.items())
+        if row.withdrawn:
+            detail += f"; ditarik pelapor {row.withdrawn}"
         if row.returned_late:
             detail += f"; dikembalikan ke admin dan terlambat {row.returned_late}"
         lines.append(f"  {_name(row)}: {detail or '-'}")

@@ -59,6 +59,7 @@ PROJECTION = {
     "verified_at": 1,
     "resolved_at": 1,
     "closed_at": 1,
+    "close_reason": 1,
     "hops.agency": 1,
     "hops.agency_name": 1,
     "hops.at": 1,
@@ -120,6 +121,7 @@ class CaseFacts:
     resolved_at: dt.datetime | None = None
     closed_at: dt.datetime | None = None
     extended: bool = False
+    withdrawn: bool = False  # closed because the reporter withdrew it, not answered
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> CaseFacts:
@@ -143,6 +145,7 @@ class CaseFacts:
             resolved_at=doc.get("resolved_at"),
             closed_at=doc.get("closed_at"),
             extended=(doc.get("extension") or {}).get("state") == "granted",
+            withdrawn=doc.get("close_reason") == "withdrawn",
         )
 
     @property
@@ -213,6 +216,7 @@ class AgencyRecap:
     forwarded: int = 0  # cases this agency handed on (diteruskan)
     extended: int = 0  # cases it holds with a granted extension (perpanjangan)
     returned_late: int = 0  # the admin's row: handed back and past the admin desk's deadline
+    withdrawn: int = 0  # closed because the reporter withdrew it (not counted as resolved)
     held: StepTime | None = None  # how long it held its cases, hop by hop
     to_forward: StepTime | None = None  # how long it took to hand a case on
     steps: Mapping[str, StepTime] = field(default_factory=dict)  # see STEP_NAMES
@@ -241,6 +245,7 @@ class AgencyRecap:
             "forwarded": self.forwarded,
             "extended": self.extended,
             "returned_late": self.returned_late,
+            "withdrawn": self.withdrawn,
             "held": self.held.to_dict() if self.held else None,
             "to_forward": self.to_forward.to_dict() if self.to_forward else None,
             "steps": {name: time.to_dict() for name, time in self.steps.items()},
@@ -423,7 +428,7 @@ def summarise(
             for c in now_held
             if c.clock.status is not None and c.clock.status not in _NOT_IN_PROGRESS
         ),
-        resolved=sum(1 for c in now_held if c.clock.status in _DONE),
+        resolved=sum(1 for c in now_held if c.clock.status in _DONE and not c.withdrawn),
         overdue=sum(1 for c in now_held if is_overdue(c, now)),
         answered=first.count,
         median_first_answer_days=first.median_days,
@@ -433,6 +438,7 @@ def summarise(
         forwarded=len({c.clock.tracking_id for c, _ in forwarded}),
         extended=sum(1 for c in now_held if c.extended),
         returned_late=sum(1 for c in now_held if returned_late(c, now)),
+        withdrawn=sum(1 for c in now_held if c.withdrawn),
         held=step_time([_span(calendar, h.start, hop_end(c, h, now), None) for c, h in turns]),
         to_forward=step_time(
             [_span(calendar, h.start, h.end, None) for c, h in forwarded if h.end is not None]

@@ -262,3 +262,23 @@ def test_extended_cases_are_shown_and_late_returned_cases_in_the_admin_row() -> 
     text = render(recap, "Asia/Jakarta")
     assert "dikembalikan ke admin dan terlambat 1" in text
     assert text.count("Diperpanjang") >= 1
+
+
+def test_a_withdrawn_case_is_closed_but_not_counted_as_resolved() -> None:
+    withdrawn = CaseFacts.from_document(
+        {
+            "_id": "7KQM-X3RT-9DJ2",
+            "status": "closed",
+            "close_reason": "withdrawn",
+            "closed_at": wib(11, 10),
+            "agency": ROADS_CODE,
+            "agency_name": "Dinas PU",
+            "dispatched_at": wib(11, 2),
+            "deadlines": {"follow_up": wib(11, 9, 23)},
+        }
+    )
+    accepted = dispatched(Status.CLOSED, wib(10, 26), wib(10, 27), agency="dpu-plg")
+    [roads] = recap_of([withdrawn, accepted], NOW, CAL).rows
+    assert (roads.received, roads.resolved, roads.withdrawn, roads.in_progress) == (2, 1, 1, 0)
+    assert roads.held is not None and roads.held.count == 2  # held until it was withdrawn
+    assert "ditarik pelapor 1" in render(recap_of([withdrawn], NOW, CAL), "Asia/Jakarta")
