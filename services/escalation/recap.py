@@ -11,8 +11,8 @@ cases still with the central admin (not yet dispatched), and a total:
 - ``overdue``: the deadline the case runs against now (as escalation sees it: see
   :mod:`services.escalation.policy`) has passed — the reporter's reply window is not
   counted, it is not the government's delay;
-- median time to first answer, from disposition to the agency's first answer, in working
-  days (the calendar's count, in the agency's zone) and in hours;
+- median time to first answer, from each disposition to that agency's first answer, in
+  working days (the calendar's count, in the agency's zone) and in hours;
 - SLA compliance: of the cases whose outcome is known (answered, or unanswered past the
   follow-up deadline), the share answered by ``deadlines.follow_up``.
 
@@ -272,15 +272,6 @@ class Recap:
 def median(values: Sequence[float]) -> float | None:
     """The median of ``values`` (the mean of the middle two for an even count), or None."""
     return float(statistics.median(values)) if values else None
-
-
-def first_answer_delay(case: CaseFacts, calendar: WorkingCalendar) -> tuple[int, float] | None:
-    """Working days and hours from disposition to the first answer, if there was one."""
-    start, answer = case.clock.dispatched_at, case.clock.first_answer_at
-    if start is None or answer is None or answer < start:
-        return None
-    days = calendar.working_days_between(start, answer, case.clock.agency_tz)
-    return days, (answer - start).total_seconds() / 3600
 
 
 def answered_within_sla(case: CaseFacts, now: dt.datetime) -> bool | None:
