@@ -31,6 +31,9 @@ START_MONGODB = (
     "LAPOR_MONGO_URL=memory://) or point LAPOR_MONGO_URL at a running one"
 )
 
+# How long the driver waited, as its own message says it ("..., Timeout: 3.0s, ...").
+_MONGO_WAITED = re.compile(r"Timeout: ([\d.]+m?s)\b")
+
 # Credentials inside any URL-looking text, e.g. in a driver's own message.
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
 
@@ -120,10 +123,9 @@ def explain(exc: BaseException) -> str | None:
             )
         if isinstance(cause, ConnectionFailure):
             where = without_credentials(_configured("LAPOR_MONGO_URL", DEFAULT_MONGO_URL))
-            return (
-                f"cannot reach MongoDB at {where} (no server answered within "
-                f"{CLI_MONGO_TIMEOUT_MS / 1000:g} s): {START_MONGODB}"
-            )
+            waited = _MONGO_WAITED.search(str(cause))
+            within = f" within {waited.group(1)}" if waited else ""
+            return f"cannot reach MongoDB at {where} (no server answered{within}): {START_MONGODB}"
         if isinstance(cause, RuntimeError) and str(cause).startswith("LAPOR_"):
             return scrub(str(cause))  # a setting missing, said by the code that needs it
     return None

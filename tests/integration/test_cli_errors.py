@@ -90,3 +90,12 @@ def test_mongodb_down_agencies_list(tmp_path: Path) -> None:
     port = closed_port()
     done, _ = lapor(tmp_path, "agencies", "list", LAPOR_MONGO_URL=f"mongodb://127.0.0.1:{port}")
     assert_one_clear_line(done, "lapor agencies:", f"MongoDB at mongodb://127.0.0.1:{port}")
+
+
+def test_rabbitmq_stopped_topology_declare(tmp_path: Path) -> None:
+    port = closed_port()
+    url = f"amqp://lapor-admin:{PASSWORD}@127.0.0.1:{port}/lapor"
+    done, _ = lapor(tmp_path, "topology", "declare", LAPOR_AMQP_URL=url)
+    assert_one_clear_line(
+        done, "lapor topology: cannot declare", f"RabbitMQ at amqp://127.0.0.1:{port}/lapor"
+    )

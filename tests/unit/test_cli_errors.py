@@ -73,3 +73,24 @@ def test_debug_anywhere_on_the_line_shows_the_traceback(monkeypatch: pytest.Monk
     monkeypatch.setenv("LAPOR_PII_KEY", SECRET)
     with pytest.raises(ValidationError):
         main(["recap", "--debug"])
+
+
+def test_mongodb_unreachable_says_where_and_how_long_it_waited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pymongo.errors import ServerSelectionTimeoutError
+
+    monkeypatch.setenv("LAPOR_MONGO_URL", "mongodb://lapor:hunter2@db.internal:27017/?tls=true")
+    driver = ServerSelectionTimeoutError(
+        "db.internal:27017: [Errno 111] Connection refused, Timeout: 3.0s, Topology "
+        "Description: <TopologyDescription ... mongodb://lapor:hunter2@db.internal ...>"
+    )
+    assert explain(RuntimeError("while reading")) is None  # not an operator's problem
+    wrapped = RuntimeError("recap failed")
+    wrapped.__cause__ = driver
+    line = explain(wrapped)
+    assert line == (
+        "cannot reach MongoDB at mongodb://db.internal:27017/?tls=true (no server answered "
+        "within 3.0s): start MongoDB (`docker compose up -d mongodb`; for development "
+        "`lapor devdb` or LAPOR_MONGO_URL=memory://) or point LAPOR_MONGO_URL at a running one"
+    )
