@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import Callable, Iterator
 
 import uvicorn
@@ -77,8 +78,17 @@ async def stop_embedded(embedded: EmbeddedServer) -> None:
         await embedded.task
 
 
+async def _serve_until_signal(app: FastAPI, settings: PortalSettings) -> None:
+    embedded = EmbeddedServer(server(app, settings).config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # A first signal finishes the requests in hand; a second one cuts them short.
+        loop.add_signal_handler(sig, embedded.handle_exit, sig, None)
+    await embedded.serve()
+
+
 def run(name: str, create_app: Callable[[PortalSettings], FastAPI]) -> None:
-    """Serve until SIGINT or SIGTERM."""
+    """Serve until SIGINT or SIGTERM, then exit 0 like the other services."""
     settings = PortalSettings()
     configure_logging(name, settings.log_level)
-    server(create_app(settings), settings).run()
+    asyncio.run(_serve_until_signal(create_app(settings), settings))
