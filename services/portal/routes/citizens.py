@@ -26,7 +26,12 @@ from services.portal import cases as case_views
 from services.portal import replycode, submission
 from services.portal.deps import PortalDep
 from services.portal.pages import error_page, render
-from services.portal.registry_view import categories, category_labels, regions
+from services.portal.registry_view import (
+    categories,
+    category_labels,
+    category_variants,
+    regions,
+)
 from services.portal.security import CSRF_FIELD, client_address
 from shared import topology
 from shared.contract import TRACKING_ID, ReporterAction
@@ -412,9 +417,10 @@ class ListFilters(BaseModel):
             "status": {"$ne": str(Status.ARCHIVED)},
         }
         if self.kategori:
+            spellings = category_variants([self.kategori])
             query["$or"] = [
-                {"category": self.kategori},
-                {"category": None, "category_hint": self.kategori},
+                {"category": {"$in": spellings}},
+                {"category": None, "category_hint": {"$in": spellings}},
             ]
         if self.wilayah:
             query["location.region_code"] = self.wilayah
