@@ -493,14 +493,24 @@ async def attachment(request: Request, portal: PortalDep, file_id: str) -> Respo
     info = meta.get("metadata") or {}
     case = await store.complaints.find_one(
         {"channel": info.get("channel"), "external_id": info.get("external_id")},
-        {"confidential": 1, "anonymous": 1, "status": 1, "channel": 1, "external_id": 1},
+        {
+            "confidential": 1,
+            "anonymous": 1,
+            "status": 1,
+            "channel": 1,
+            "external_id": 1,
+            "agency": 1,
+        },
     )
     if case is None:
         return error_page(request, 404, "Tidak ditemukan", "Lampiran ini tidak ada.")
     public = case_views.is_public(case) and not case.get("anonymous")
-    if not public and not await _code_is_right(
-        portal, case, _remembered_code(portal, request, case["_id"])
-    ):
+    allowed = (
+        public
+        or await _code_is_right(portal, case, _remembered_code(portal, request, case["_id"]))
+        or (portal.staff_may_see is not None and await portal.staff_may_see(request, case))
+    )
+    if not allowed:
         return error_page(
             request,
             403,
