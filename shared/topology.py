@@ -115,6 +115,9 @@ OVERSIGHT_QUEUES = (
 OBSOLETE_BINDINGS: tuple[tuple[str, str, str], ...] = (
     ("oversight.penghubung", OVERSIGHT, "penghubung.#"),
 )
+# The portal is the web and Open311 channel: intake's notices for its reporters.
+PORTAL_WEB = _q("portal.web", (OUTBOUND, "channel.web"))
+PORTAL_OPEN311 = _q("portal.open311", (OUTBOUND, "channel.open311"))
 DEAD_LETTER_QUEUE = QueueSpec(DEAD_LETTERS, ((DLX, "#"),), dead_letter=False)
 # What no queue was bound for; kept without limit, for the admin (never dropped).
 UNROUTED_QUEUE = QueueSpec(UNROUTED, ((UNROUTABLE, ""),), dead_letter=False)
@@ -130,6 +133,8 @@ QUEUES: tuple[QueueSpec, ...] = (
     ADMIN_REVIEW,
     ADMIN_REJECTED,
     *OVERSIGHT_QUEUES,
+    PORTAL_WEB,
+    PORTAL_OPEN311,
     DEAD_LETTER_QUEUE,
     UNROUTED_QUEUE,
 )
