@@ -66,6 +66,9 @@ ADMIN_REVIEW = _q(
     "admin.review", (EVENTS, "complaint.needs_review"), (EVENTS, "complaint.needs_routing")
 )
 ADMIN_REJECTED = _q("admin.rejected", (EVENTS, "intake.rejected"))
+# The portal's staff area: every escalation notice and reminder, for its oversight inbox
+# (the oversight.* queues stay for other consumers, such as an office's e-mail bridge).
+PORTAL_OVERSIGHT = _q("portal.oversight", (OVERSIGHT, "#"))
 OVERSIGHT_QUEUES = tuple(
     _q(f"oversight.{target}", (OVERSIGHT, f"{target}.#"))
     for target in ("penghubung", "pimpinan", "inspektorat", "ombudsman")
@@ -82,6 +85,7 @@ QUEUES: tuple[QueueSpec, ...] = (
     ESCALATION_EVENTS,
     ADMIN_REVIEW,
     ADMIN_REJECTED,
+    PORTAL_OVERSIGHT,
     *OVERSIGHT_QUEUES,
     DEAD_LETTER_QUEUE,
 )
