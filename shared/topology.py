@@ -73,6 +73,9 @@ OVERSIGHT_QUEUES = tuple(
     _q(f"oversight.{target}", (OVERSIGHT, f"{target}.#"))
     for target in ("penghubung", "pimpinan", "inspektorat", "ombudsman")
 )
+# The portal is the web and Open311 channel: intake's notices for its reporters.
+PORTAL_WEB = _q("portal.web", (OUTBOUND, "channel.web"))
+PORTAL_OPEN311 = _q("portal.open311", (OUTBOUND, "channel.open311"))
 DEAD_LETTER_QUEUE = QueueSpec(DEAD_LETTERS, ((DLX, "#"),), dead_letter=False)
 
 QUEUES: tuple[QueueSpec, ...] = (
@@ -87,6 +90,8 @@ QUEUES: tuple[QueueSpec, ...] = (
     ADMIN_REJECTED,
     PORTAL_OVERSIGHT,
     *OVERSIGHT_QUEUES,
+    PORTAL_WEB,
+    PORTAL_OPEN311,
     DEAD_LETTER_QUEUE,
 )
 

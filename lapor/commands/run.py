@@ -6,10 +6,16 @@ import argparse
 import importlib
 from typing import Any
 
-SERVICES = ("intake", "verification", "routing", "escalation")
+SERVICES = ("intake", "verification", "routing", "escalation", "portal")
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.service == "portal":  # an HTTP server (uvicorn), not a FastStream app
+        from services.portal.app import NAME, create_app
+        from services.portal.serve import run as serve
+
+        serve(NAME, create_app)
+        return 0
     from shared.runtime import run
 
     app = importlib.import_module(f"services.{args.service}.app")

@@ -35,4 +35,4 @@ def test_each_subcommand_explains_itself(command: str, capsys: pytest.CaptureFix
 
 
 def test_run_names_the_services(capsys: pytest.CaptureFixture[str]) -> None:
-    assert "{intake,verification,routing,escalation}" in _help(["run"], capsys)
+    assert "{intake,verification,routing,escalation,portal}" in _help(["run"], capsys)

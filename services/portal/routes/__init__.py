@@ -1,0 +1,1 @@
+"""One router per audience: citizens, Open311 clients (and staff, in ``staff``)."""
