@@ -23,6 +23,7 @@ from services.portal.deps import Portal
 from services.portal.routes import citizens, open311
 from services.portal.security import BodyLimit, Csrf, RateLimits, SecurityHeaders, derive_key
 from services.portal.settings import PortalSettings
+from services.portal.staff import desk as staff_desk
 from services.portal.store import PortalStore
 from shared import topology
 from shared.clock import Clock, SystemClock
@@ -67,9 +68,12 @@ def create_app(settings: PortalSettings | None = None, clock: Clock | None = Non
         protector=IdentityProtector(master),
     )
 
+    staff = staff_desk.make_desk(settings, store)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await portal_store.ensure_indexes()
+        await staff.start()
         if settings.declare_topology:
             await topology.declare_at(amqp_url, settings.delivery_limit)
         await broker.start()
@@ -96,4 +100,5 @@ def create_app(settings: PortalSettings | None = None, clock: Clock | None = Non
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(citizens.router)
     app.include_router(open311.router)
+    staff_desk.install(app, staff, broker, clock)
     return app

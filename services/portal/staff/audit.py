@@ -123,5 +123,10 @@ class AuditLog:
 
     async def search(self, which: AuditFilter) -> list[AuditEntry]:
         """Matching entries, newest first."""
-        cursor = self._entries.find(which.query()).sort("at", DESCENDING).limit(which.limit)
+        # Entries of one instant keep their order of insertion (ObjectIds grow).
+        cursor = (
+            self._entries.find(which.query())
+            .sort([("at", DESCENDING), ("_id", DESCENDING)])
+            .limit(which.limit)
+        )
         return [AuditEntry.from_document(doc) async for doc in cursor]

@@ -155,7 +155,7 @@ async def queue_rows(
 
 
 async def queue_counts(store: Store) -> dict[str, int]:
-    """How many cases wait in each admin queue, and how many reports are in quarantine."""
+    """How many cases wait in each admin queue."""
     counts = {
         str(queue): await store.complaints.count_documents({"status": str(status)})
         for queue, status in QUEUE_STATUS.items()

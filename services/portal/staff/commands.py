@@ -1,22 +1,14 @@
 """The desks' decisions as contract commands on ``lapor.commands``, sent as the portal.
 
 The acting staff member is always the session's account, passed in by the route; no
-form field can name who acts. Messages are persistent JSON with a ``message_id`` and the
-AMQP ``user_id`` of the portal's broker user (RabbitMQ checks it against the connection),
-published with confirms.
+form field can name who acts. The portal's publisher sends them (persistent, confirmed,
+with the AMQP ``user_id`` of the portal's broker user).
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Protocol
-from urllib.parse import unquote, urlsplit
 
-import aio_pika
-from aio_pika.abc import AbstractRobustConnection
-from pydantic import BaseModel
-
-from shared import topology
 from shared.contract import (
     AgencyAction,
     Decision,
@@ -31,58 +23,9 @@ ROUTING_DISPOSE = "routing.dispose"
 OPD_RESPOND = "opd.respond"
 
 
-class CommandSender(Protocol):
-    """Something that delivers a command to ``lapor.commands``."""
-
-    async def send(self, routing_key: str, command: BaseModel, message_id: str) -> None: ...
-
-
 def new_message_id() -> str:
     """A fresh command ID."""
     return f"portal:{uuid.uuid4()}"
-
-
-def broker_user(amqp_url: str) -> str:
-    """The user name in an AMQP URL (``guest`` when none is given, as RabbitMQ defaults)."""
-    return unquote(urlsplit(amqp_url).username or "guest")
-
-
-class AmqpCommandSender:
-    """Publishes commands over one robust connection with publisher confirms."""
-
-    def __init__(self, amqp_url: str) -> None:
-        self._url = amqp_url
-        self._user = broker_user(amqp_url)
-        self._connection: AbstractRobustConnection | None = None
-        self._exchange: aio_pika.abc.AbstractExchange | None = None
-
-    async def start(self) -> None:
-        """Connect and find the commands exchange (declared by the topology step)."""
-        self._connection = await aio_pika.connect_robust(self._url)
-        channel = await self._connection.channel(publisher_confirms=True)
-        self._exchange = await channel.get_exchange(topology.COMMANDS, ensure=False)
-
-    async def stop(self) -> None:
-        """Close the connection."""
-        if self._connection is not None:
-            await self._connection.close()
-
-    async def send(self, routing_key: str, command: BaseModel, message_id: str) -> None:
-        """Publish and wait for the broker's confirm."""
-        if self._exchange is None:
-            raise RuntimeError("the command sender is not started")
-        await self._exchange.publish(
-            aio_pika.Message(
-                body=command.model_dump_json(exclude_none=True).encode(),
-                content_type="application/json",
-                content_encoding="utf-8",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=message_id,
-                user_id=self._user,
-                app_id="lapor-portal",
-            ),
-            routing_key=routing_key,
-        )
 
 
 def verify(

@@ -12,24 +12,17 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 
 from services.portal.deps import get_portal
 from services.portal.security import CSRF_FIELD, client_address
 from services.portal.staff.accounts import StaffAccount
 from services.portal.staff.audit import AuditAction, AuditEntry
-from services.portal.staff.desk import StaffDesk, get_desk
+from services.portal.staff.desk import StaffDesk, StaffRefused, get_desk
 from services.portal.staff.roles import Role
 from services.portal.staff.sessions import StaffSession, csrf_matches
 
 DeskDep = Annotated[StaffDesk, Depends(get_desk)]
-
-
-class StaffRefused(HTTPException):
-    """403 with a reason the error page shows (Bahasa Indonesia)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(status_code=403, detail=message)
 
 
 @dataclass(frozen=True)
@@ -76,7 +69,9 @@ async def current_staff(request: Request, desk: DeskDep) -> Staff:
         given = form.get(CSRF_FIELD)
         if not csrf_matches(session.csrf_token, given if isinstance(given, str) else None):
             await refuse(desk, staff, now, request, "csrf")
-            raise StaffRefused("Formulir kedaluwarsa atau tidak sah. Muat ulang halaman lalu coba lagi.")
+            raise StaffRefused(
+                "Formulir kedaluwarsa atau tidak sah. Muat ulang halaman lalu coba lagi."
+            )
     return staff
 
 

@@ -4,12 +4,17 @@ router. :func:`install` is the one hook the portal's app factory calls."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import Response
 from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker
-from fastapi import FastAPI, Request
 from pydantic import ValidationError
+from pymongo.asynchronous.collection import AsyncCollection
 
 from services.portal.staff.oversight import OversightInbox
 from services.portal.staff.settings import StaffSettings
@@ -19,9 +24,18 @@ from shared.clock import Clock
 from shared.contract import EscalationNotice
 from shared.runtime import raw_body
 from shared.settings import LaporSettings
-from shared.storage import Store
+from shared.storage import Document, Store
 
 log = logging.getLogger("lapor.portal.staff")
+
+QUARANTINE_REVIEWS = "staff_quarantine_reviews"
+
+
+class StaffRefused(HTTPException):
+    """403 with a reason the error page shows (Bahasa Indonesia); nothing was changed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(status_code=403, detail=message)
 
 
 @dataclass(frozen=True)
@@ -31,11 +45,17 @@ class StaffDesk:
     settings: StaffSettings
     staff: StaffStore
     inbox: OversightInbox
+    #: The admin's dismissals of quarantined reports (intake's quarantine stays as it is).
+    quarantine_reviews: AsyncCollection[Document]
 
     @property
     def cookie_name(self) -> str:
         """``__Host-`` binds a Secure cookie to this host and path ``/``."""
         return "__Host-lapor_staf" if self.settings.staff_cookie_secure else "lapor_staf"
+
+    async def dismissed_quarantine(self) -> list[str]:
+        """The IDs of quarantined reports the admin has dismissed."""
+        return [str(d["_id"]) async for d in self.quarantine_reviews.find({}, {"_id": 1})]
 
     async def start(self) -> None:
         """Create the staff collections' indexes."""
@@ -52,6 +72,7 @@ def make_desk(settings: LaporSettings, store: Store) -> StaffDesk:
             store, staff_settings.throttle_policy(), staff_settings.session_policy()
         ),
         inbox=OversightInbox.over(store),
+        quarantine_reviews=store.db[QUARANTINE_REVIEWS],
     )
 
 
@@ -75,6 +96,17 @@ def subscribe_oversight(broker: RabbitBroker, inbox: OversightInbox, clock: Cloc
         await inbox.keep(notice, clock.now())
 
 
+def local_time(tz: str) -> Callable[[datetime], str]:
+    """A template filter: an instant as local time, e.g. ``23-11-2026 10.00 WIB``."""
+    zone = ZoneInfo(tz)
+
+    def show(moment: datetime) -> str:
+        local = moment.astimezone(zone)
+        return f"{local:%d-%m-%Y %H.%M} {local.tzname() or tz}"
+
+    return show
+
+
 def get_desk(request: Request) -> StaffDesk:
     """The staff desk of the app serving this request."""
     desk: StaffDesk = request.app.state.staff_desk
@@ -86,5 +118,18 @@ def install(app: FastAPI, desk: StaffDesk, broker: RabbitBroker, clock: Clock) -
     from services.portal.routes import staff as staff_routes
 
     app.state.staff_desk = desk
+    templates = app.state.portal.templates
+    templates.env.filters["waktu"] = local_time(desk.settings.timezone)
     subscribe_oversight(broker, desk.inbox, clock)
     app.include_router(staff_routes.router)
+    app.add_exception_handler(StaffRefused, _refused_page)
+
+
+async def _refused_page(request: Request, exc: Exception) -> Response:
+    """A refusal as a plain-language page with its status (403, or 422 for bad input)."""
+    from services.portal.pages import error_page
+
+    status = exc.status_code if isinstance(exc, HTTPException) else 403
+    heading = "Tidak diizinkan" if status == 403 else "Isian belum lengkap"
+    message = str(exc.detail) if isinstance(exc, HTTPException) else ""
+    return error_page(request, status, heading, message)
