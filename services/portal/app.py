@@ -66,6 +66,10 @@ def create_app(settings: PortalSettings | None = None, clock: Clock | None = Non
         csrf=Csrf(derive_key(master, "csrf")),
         rate_limits=RateLimits(settings.portal_rate_limit, settings.portal_rate_window_seconds),
         protector=IdentityProtector(master),
+        calendar=settings.working_calendar(),
+        public_url=(
+            settings.portal_public_url or f"http://{settings.portal_host}:{settings.portal_port}"
+        ).rstrip("/"),
     )
 
     staff = staff_desk.make_desk(settings, store)

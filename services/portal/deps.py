@@ -12,6 +12,7 @@ from services.portal.channel import NoticeBoard, Publisher
 from services.portal.security import Csrf, RateLimits
 from services.portal.settings import PortalSettings
 from services.portal.store import PortalStore
+from shared.calendar import WorkingCalendar
 from shared.clock import Clock
 from shared.pii import IdentityProtector
 from shared.storage import Store
@@ -31,6 +32,9 @@ class Portal:
     csrf: Csrf
     rate_limits: RateLimits
     protector: IdentityProtector
+    calendar: WorkingCalendar
+    #: Where citizens reach the portal (attachment links, Open311 answers).
+    public_url: str
 
 
 def get_portal(request: Request) -> Portal:

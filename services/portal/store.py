@@ -10,8 +10,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from gridfs import AsyncGridFSBucket
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -34,6 +36,55 @@ class PortalStore:
         self.notices: AsyncCollection[Document] = db[NOTICES]
         self.reply_codes: AsyncCollection[Document] = db[REPLY_CODES]
         self.api_keys: AsyncCollection[Document] = db[API_KEYS]
+        self.attachment_files: AsyncCollection[Document] = db[f"{ATTACHMENTS_BUCKET}.files"]
+        self.attachments = AsyncGridFSBucket(db, bucket_name=ATTACHMENTS_BUCKET)
+
+    async def save_reply_code(
+        self,
+        *,
+        channel: str,
+        external_id: str,
+        code_hash: str,
+        code_sealed: bytes,
+        browser: str,
+        now: datetime,
+    ) -> Document:
+        """Keep a report's reply-code hash (first write wins: a resend keeps the first code).
+
+        ``code_sealed`` (the code, sealed for this report) lets the submitting browser see
+        the code on the confirmation page for a while; it is removed after that.
+        """
+        doc = await self.reply_codes.find_one_and_update(
+            {"_id": f"{channel}:{external_id}"},
+            {
+                "$setOnInsert": {
+                    "channel": channel,
+                    "external_id": external_id,
+                    "code_hash": code_hash,
+                    "code_sealed": code_sealed,
+                    "browser": browser,
+                    "created_at": now,
+                }
+            },
+            upsert=True,
+            return_document=True,
+        )
+        assert doc is not None  # upsert with return_document=True always returns one
+        return doc
+
+    async def reply_code_of(self, channel: str, external_id: str) -> Document | None:
+        """The reply-code record of a report, by its channel and external ID."""
+        return await self.reply_codes.find_one({"_id": f"{channel}:{external_id}"})
+
+    async def forget_shown_code(self, channel: str, external_id: str) -> None:
+        """Drop the sealed copy of a code once its showing window is over."""
+        await self.reply_codes.update_one(
+            {"_id": f"{channel}:{external_id}"}, {"$unset": {"code_sealed": ""}}
+        )
+
+    async def case(self, tracking_id: str) -> Document | None:
+        """A case by tracking ID (read-only)."""
+        return await self.complaints.find_one({"_id": tracking_id.strip().upper()})
 
     async def ensure_indexes(self) -> None:
         """The indexes behind the portal's own look-ups (idempotent)."""

@@ -4,6 +4,7 @@ Chromium driven by Playwright (Debian's ``/usr/bin/chromium``; never a browser d
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,14 @@ class RunningPortal:
         return httpx.AsyncClient(base_url=self.url, timeout=30.0)
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on now (the portal's links need it before it starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 async def load_sample_registry(
     settings: IntakeSettings, amqp: aio_pika.abc.AbstractConnection, store: Store
 ) -> None:
@@ -89,8 +98,9 @@ async def portal(
 ) -> AsyncIterator[RunningPortal]:
     """The four services and the portal, on the test's servers and database."""
     await load_sample_registry(settings, amqp, store)
+    port = free_port()
     portal_settings = PortalSettings.from_base(
-        settings, portal_host="127.0.0.1", portal_port=0, **portal_overrides
+        settings, portal_host="127.0.0.1", portal_port=port, **portal_overrides
     )
     async with (
         intake_app.create(settings),
@@ -108,7 +118,6 @@ async def portal(
             server.should_exit = True
             await asyncio.wait_for(task, timeout=10)
             pytest.fail("the portal did not start within 15 s (see its log above)")
-        port = server.servers[0].sockets[0].getsockname()[1]
         try:
             yield RunningPortal(f"http://127.0.0.1:{port}", portal_settings)
         finally:
@@ -143,15 +152,25 @@ async def browser_context(browser: Browser, portal: RunningPortal) -> AsyncItera
 
 @pytest.fixture
 async def page(browser_context: BrowserContext) -> AsyncIterator[Page]:
-    """A page that fails the test on any JavaScript error or CSP violation it logs."""
+    """A page that fails the test on a JavaScript error, a CSP refusal or a missing asset."""
     the_page = await browser_context.new_page()
     problems: list[str] = []
     the_page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    # A page answered with 4xx on purpose (a wrong code) is logged by Chromium as a
+    # failed load; what matters is scripts, CSP refusals and assets that fail to load.
     the_page.on(
         "console",
         lambda message: (
             problems.append(f"console {message.type}: {message.text}")
-            if message.type == "error"
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    the_page.on(
+        "response",
+        lambda response: (
+            problems.append(f"asset {response.url}: {response.status}")
+            if "/static/" in response.url and response.status >= 400
             else None
         ),
     )
