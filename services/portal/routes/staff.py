@@ -18,7 +18,7 @@ from services.escalation.recap import ADMIN_NAME
 from services.portal.deps import PortalDep
 from services.portal.pages import render
 from services.portal.security import client_address
-from services.portal.staff import cases, commands
+from services.portal.staff import cases, commands, quarantine
 from services.portal.staff.accounts import LoginFailed, LoginThrottled
 from services.portal.staff.audit import AuditAction, AuditEntry, AuditFilter
 from services.portal.staff.dashboard import (
@@ -42,7 +42,7 @@ from services.portal.staff.deps import (
     refuse,
 )
 from services.portal.staff.desk import StaffRefused
-from services.portal.staff.oversight import TARGET_TITLES
+from services.portal.staff.oversight import DEADLINE_TITLES, TARGET_TITLES
 from services.portal.staff.roles import (
     OVERSIGHT_TARGETS,
     ROLE_TITLES,
@@ -110,6 +110,7 @@ def _page(
         "role_titles": ROLE_TITLES,
         "status_titles": STATUS_TITLES,
         "home_of_role": HOME_OF_ROLE,
+        "deadline_titles": DEADLINE_TITLES,
         "Role": Role,
     }
     if staff is not None:
@@ -426,6 +427,66 @@ async def reveal_identity(
     return _page(request, staff, "identity.html", {"tid": tid, "identity": identity, "doc": doc})
 
 
+async def _quarantined(portal: Any, quarantine_id: str) -> Document:
+    doc = await portal.store.quarantine.find_one({"_id": quarantine_id[:100]})
+    if doc is None:
+        raise StaffRefused("Laporan karantina tidak ditemukan.")
+    return dict(doc)
+
+
+@router.get("/karantina/{quarantine_id}", response_class=HTMLResponse)
+async def quarantined_report(
+    *, request: Request, quarantine_id: str, staff: AdminStaff, portal: PortalDep, desk: DeskDep
+) -> HTMLResponse:
+    """One quarantined report, its problems and its raw text to correct (an audited read)."""
+    doc = await _quarantined(portal, quarantine_id)
+    await desk.staff.audit.record(
+        _audit(staff, portal.clock.now(), AuditAction.QUARANTINE_READ, None, quarantine=doc["_id"])
+    )
+    review = await desk.quarantine_reviews.find_one({"_id": doc["_id"]})
+    return _page(request, staff, "quarantine.html", {
+        "active": "admin", "q": doc, "raw": quarantine.raw_text(doc, portal.protector),
+        "review": review, "problems": [],
+    })  # fmt: skip
+
+
+@router.post("/karantina/{quarantine_id}/kirim-ulang", response_class=HTMLResponse)
+async def resubmit_quarantined(
+    *,
+    request: Request,
+    quarantine_id: str,
+    staff: AdminStaff,
+    portal: PortalDep,
+    desk: DeskDep,
+    report: Annotated[str, Form(max_length=300_000)],
+) -> Response:
+    """Send the corrected report to intake again, on its own channel."""
+    doc = await _quarantined(portal, quarantine_id)
+    try:
+        body = quarantine.corrected_report(report, doc.get("channel"))
+    except quarantine.CorrectionRefused as refused:
+        return _page(request, staff, "quarantine.html", {
+            "active": "admin", "q": doc, "raw": report, "review": None,
+            "problems": refused.problems,
+        }, 422)  # fmt: skip
+    now = portal.clock.now()
+    reviewed = await desk.quarantine_reviews.update_one(
+        {"_id": doc["_id"]},
+        {"$setOnInsert": {"resubmitted_at": now, "resubmitted_by": staff.name,
+                          "external_id": body.get("external_id")}},
+        upsert=True,
+    )  # fmt: skip
+    if reviewed.upserted_id is None:
+        raise StaffRefused("Laporan karantina ini sudah dikirim ulang atau ditolak.")
+    message_id = f"resubmit:{doc['_id']}"
+    await portal.publisher.publish(topology.INTAKE, f"channel.{body['channel']}", body, message_id)
+    await desk.staff.audit.record(
+        _audit(staff, now, AuditAction.QUARANTINE_RESUBMITTED, None, quarantine=doc["_id"],
+               channel=str(body["channel"]))
+    )  # fmt: skip
+    return _see_other("/staf/admin?antrean=quarantine")
+
+
 @router.post("/karantina/{quarantine_id}/tolak")
 async def dismiss_quarantined(
     *,
@@ -437,17 +498,15 @@ async def dismiss_quarantined(
     reason: Annotated[str, Form(min_length=3, max_length=500)],
 ) -> Response:
     """Dismiss a quarantined report with a reason (recorded in the portal's own collection)."""
-    found = await portal.store.quarantine.find_one({"_id": quarantine_id}, {"_id": 1})
-    if found is None:
-        raise StaffRefused("Laporan karantina tidak ditemukan.")
+    doc = await _quarantined(portal, quarantine_id)
     now = portal.clock.now()
     await desk.quarantine_reviews.update_one(
-        {"_id": quarantine_id},
+        {"_id": doc["_id"]},
         {"$setOnInsert": {"dismissed_at": now, "dismissed_by": staff.name, "reason": reason}},
         upsert=True,
     )
     await desk.staff.audit.record(
-        _audit(staff, now, AuditAction.QUARANTINE_DISMISSED, None, quarantine=quarantine_id,
+        _audit(staff, now, AuditAction.QUARANTINE_DISMISSED, None, quarantine=doc["_id"],
                reason=reason)
     )  # fmt: skip
     return _see_other("/staf/admin?antrean=quarantine")

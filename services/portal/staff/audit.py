@@ -34,6 +34,7 @@ class AuditAction(StrEnum):
     ROUTED = "routed"
     AGENCY_RESPONSE = "agency_response"
     IDENTITY_REVEALED = "identity_revealed"
+    QUARANTINE_READ = "quarantine_read"
     QUARANTINE_RESUBMITTED = "quarantine_resubmitted"
     QUARANTINE_DISMISSED = "quarantine_dismissed"
     OVERSIGHT_ACKNOWLEDGED = "oversight_acknowledged"

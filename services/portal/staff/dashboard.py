@@ -191,6 +191,14 @@ def _chart(chart_type: Any, title: str) -> Any:
     )
 
 
+def _whole_numbers(chart: Any, values: list[int]) -> None:
+    """Counts on the y axis, never fractions: whole steps up to the largest bar."""
+    top = max([*values, 1])
+    step = max(1, -(-top // 8))
+    chart.y_labels = list(range(0, top + step, step))
+    chart.range = (0, top + step if top % step else top)
+
+
 def recap_chart(recap: Recap) -> str:
     """Per agency: received, in progress, resolved and late, as grouped bars (SVG)."""
     chart = _chart(pygal.Bar, "Laporan per instansi")
@@ -200,6 +208,7 @@ def recap_chart(recap: Recap) -> str:
     chart.add("Diproses", [row.in_progress for row in rows])
     chart.add("Selesai", [row.resolved for row in rows])
     chart.add("Terlambat", [row.overdue for row in rows])
+    _whole_numbers(chart, [row.received for row in rows])
     return str(chart.render(is_unicode=True))
 
 
@@ -211,6 +220,8 @@ def trend_chart(trend: WeeklyTrend) -> str:
     chart.x_labels = [week_label(week) for week in trend.weeks]
     for name, values in trend.series.items():
         chart.add(name, values)
+    weekly = [sum(column) for column in zip(*trend.series.values(), strict=True)]
+    _whole_numbers(chart, weekly)
     return str(chart.render(is_unicode=True))
 
 

@@ -107,6 +107,13 @@ def local_time(tz: str) -> Callable[[datetime], str]:
     return show
 
 
+def decimal_comma(value: float) -> str:
+    """A number as Indonesians write it (``1,5``), as ``lapor recap`` prints it."""
+    if value == int(value):
+        return str(int(value))
+    return f"{value:.1f}".replace(".", ",")
+
+
 def get_desk(request: Request) -> StaffDesk:
     """The staff desk of the app serving this request."""
     desk: StaffDesk = request.app.state.staff_desk
@@ -120,6 +127,7 @@ def install(app: FastAPI, desk: StaffDesk, broker: RabbitBroker, clock: Clock) -
     app.state.staff_desk = desk
     templates = app.state.portal.templates
     templates.env.filters["waktu"] = local_time(desk.settings.timezone)
+    templates.env.filters["angka"] = decimal_comma
     subscribe_oversight(broker, desk.inbox, clock)
     app.include_router(staff_routes.router)
     app.add_exception_handler(StaffRefused, _refused_page)

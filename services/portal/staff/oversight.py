@@ -32,6 +32,13 @@ TARGET_TITLES = {
     EscalationTarget.OMBUDSMAN: "Ombudsman",
 }
 
+DEADLINE_TITLES = {
+    "verification": "verifikasi",
+    "follow_up": "tindak lanjut",
+    "resolution": "penyelesaian",
+    "auto_close": "penutupan otomatis",
+}
+
 
 @dataclass(frozen=True)
 class InboxItem:
