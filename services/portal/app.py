@@ -20,6 +20,7 @@ from services.portal.channel import (
     subscribe_notices,
 )
 from services.portal.deps import Portal
+from services.portal.georeport import Open311Error
 from services.portal.routes import citizens, open311
 from services.portal.security import BodyLimit, Csrf, RateLimits, SecurityHeaders, derive_key
 from services.portal.settings import PortalSettings
@@ -104,5 +105,6 @@ def create_app(settings: PortalSettings | None = None, clock: Clock | None = Non
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(citizens.router)
     app.include_router(open311.router)
+    app.add_exception_handler(Open311Error, open311.on_error)
     staff_desk.install(app, staff, broker, clock)
     return app

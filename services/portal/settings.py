@@ -28,6 +28,11 @@ class PortalSettings(LaporSettings):
     portal_rate_window_seconds: int = Field(default=60, ge=1)
     #: How long a submit waits for intake's tracking ID before showing a self-updating page.
     portal_notice_wait_seconds: float = Field(default=5.0, ge=0, le=30)
+    #: How long an Open311 POST waits for intake's tracking ID before answering a token.
+    portal_open311_wait_seconds: float = Field(default=2.0, ge=0, le=30)
+    #: Where a case without coordinates or a known region goes on an Open311 map.
+    portal_default_lat: float = Field(default=-3.3194, ge=-90, le=90)
+    portal_default_lon: float = Field(default=104.9147, ge=-180, le=180)
     #: Open311 ``GET requests``: how many at most, and how far back by default.
     portal_open311_page_size: int = Field(default=50, ge=1, le=1000)
     portal_open311_default_days: int = Field(default=90, ge=1)

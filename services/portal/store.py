@@ -5,6 +5,7 @@
 - ``portal_reply_codes``: a hash of each report's reply code, keyed by (channel,
   external_id) — the case document stays intake's.
 - ``portal_api_keys``: Open311 API keys, hashed.
+- ``portal_open311_tokens``: the tokens Open311 POSTs were answered with.
 - ``fs.files`` / ``fs.chunks`` (GridFS bucket ``portal_attachments``): attachments.
 """
 
@@ -23,6 +24,7 @@ Document = dict[str, Any]
 NOTICES = "portal_notices"
 REPLY_CODES = "portal_reply_codes"
 API_KEYS = "portal_api_keys"
+OPEN311_TOKENS = "portal_open311_tokens"
 ATTACHMENTS_BUCKET = "portal_attachments"
 
 
@@ -36,6 +38,7 @@ class PortalStore:
         self.notices: AsyncCollection[Document] = db[NOTICES]
         self.reply_codes: AsyncCollection[Document] = db[REPLY_CODES]
         self.api_keys: AsyncCollection[Document] = db[API_KEYS]
+        self.open311_tokens: AsyncCollection[Document] = db[OPEN311_TOKENS]
         self.attachment_files: AsyncCollection[Document] = db[f"{ATTACHMENTS_BUCKET}.files"]
         self.attachments = AsyncGridFSBucket(db, bucket_name=ATTACHMENTS_BUCKET)
 

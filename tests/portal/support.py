@@ -64,7 +64,11 @@ async def case_in_status(store: Store, tracking_id: str, *statuses: str) -> dict
         case = await store.complaints.find_one({"_id": tracking_id})
         return case if case is not None and case.get("status") in statuses else None
 
-    found: dict[str, Any] = await eventually(check, timeout=30)
+    try:
+        found: dict[str, Any] = await eventually(check, timeout=30)
+    except AssertionError:
+        case = await store.complaints.find_one({"_id": tracking_id}, {"status": 1, "checks": 1})
+        raise AssertionError(f"{tracking_id} not in {statuses}: {case}") from None
     return found
 
 
