@@ -106,3 +106,24 @@ def test_each_office_reads_only_what_is_addressed_to_it() -> None:
         "agency": {"$in": ["dinkes-sumsel"]},
     }
     assert visible_query(Role.OPERATOR, frozenset()) is None
+
+
+def test_a_correction_must_be_a_valid_report_on_the_same_channel() -> None:
+    from services.portal.staff.quarantine import CorrectionRefused, corrected_report
+
+    good = '{"channel": "sms", "external_id": "sms-1", "description": "Jalan rusak parah."}'
+    assert corrected_report(good, "sms")["external_id"] == "sms-1"
+    with pytest.raises(CorrectionRefused, match="kanal asal"):
+        corrected_report(good, "whatsapp")
+    with pytest.raises(CorrectionRefused, match="description"):
+        corrected_report('{"channel": "sms", "external_id": "sms-1", "description": ""}', "sms")
+    with pytest.raises(CorrectionRefused, match="JSON tidak sah"):
+        corrected_report("{channel: sms", "sms")
+
+
+def test_numbers_are_written_with_a_decimal_comma_like_lapor_recap() -> None:
+    from services.portal.staff.desk import decimal_comma
+
+    assert decimal_comma(2.0) == "2"
+    assert decimal_comma(1.25) == "1,2"
+    assert decimal_comma(48.5) == "48,5"
