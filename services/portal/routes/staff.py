@@ -7,6 +7,7 @@ decisions are the contract's commands, and the acting staff member is the sessio
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -15,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from services.escalation.recap import ADMIN_NAME
-from services.portal.deps import PortalDep
+from services.portal.deps import Portal, PortalDep
 from services.portal.pages import render
 from services.portal.security import client_address
 from services.portal.staff import cases, commands, quarantine
@@ -137,8 +138,6 @@ def _audit(staff: Staff, now: dt.datetime, action: AuditAction, tracking_id: str
 
 
 def _tracking_id(value: str) -> str:
-    import re
-
     tid = value.strip().upper()
     if not re.match(TRACKING_ID, tid):
         raise StaffRefused("Nomor pelacakan tidak dikenal.")
@@ -266,7 +265,7 @@ async def admin_desk(
     })  # fmt: skip
 
 
-async def _visible_case(*, portal: Any, desk: DeskDep, staff: Staff, request: Request,
+async def _visible_case(*, portal: Portal, desk: DeskDep, staff: Staff, request: Request,
                         tracking_id: str) -> Document:  # fmt: skip
     """The case if this staff member may read it; 403 (logged) or 404 otherwise."""
     tid = _tracking_id(tracking_id)
@@ -427,7 +426,7 @@ async def reveal_identity(
     return _page(request, staff, "identity.html", {"tid": tid, "identity": identity, "doc": doc})
 
 
-async def _quarantined(portal: Any, quarantine_id: str) -> Document:
+async def _quarantined(portal: Portal, quarantine_id: str) -> Document:
     doc = await portal.store.quarantine.find_one({"_id": quarantine_id[:100]})
     if doc is None:
         raise StaffRefused("Laporan karantina tidak ditemukan.")

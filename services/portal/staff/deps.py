@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -78,7 +79,7 @@ async def current_staff(request: Request, desk: DeskDep) -> Staff:
 CurrentStaff = Annotated[Staff, Depends(current_staff)]
 
 
-async def refuse(desk: StaffDesk, staff: Staff, now: Any, request: Request, why: str) -> None:
+async def refuse(desk: StaffDesk, staff: Staff, now: datetime, request: Request, why: str) -> None:
     """Write a refused attempt to the audit log (who, what, from where)."""
     await desk.staff.audit.record(
         AuditEntry(
