@@ -244,6 +244,7 @@ def _queue_description(name: str) -> str:
         "oversight": "Read by an oversight office (penghubung, pimpinan, Inspektorat, Ombudsman).",
         "opd": "Read by the agency (OPD); one queue per agency code.",
         "penghubung": "Read by the agency's liaison (penghubung): its own reminders only.",
+        "portal": "Read by the portal (its web and Open311 channels, the staff oversight inbox).",
     }
     if name == topology.DEAD_LETTERS:
         return "Read by operators: every dead-lettered message, with its reason (x-death)."

@@ -115,6 +115,9 @@ OVERSIGHT_QUEUES = (
 OBSOLETE_BINDINGS: tuple[tuple[str, str, str], ...] = (
     ("oversight.penghubung", OVERSIGHT, "penghubung.#"),
 )
+# The portal's staff area: every escalation notice and reminder, for its oversight inbox
+# (the oversight.* queues stay for other consumers, such as an office's e-mail bridge).
+PORTAL_OVERSIGHT = _q("portal.oversight", (OVERSIGHT, "#"))
 # The portal is the web and Open311 channel: intake's notices for its reporters.
 PORTAL_WEB = _q("portal.web", (OUTBOUND, "channel.web"))
 PORTAL_OPEN311 = _q("portal.open311", (OUTBOUND, "channel.open311"))
@@ -132,6 +135,7 @@ QUEUES: tuple[QueueSpec, ...] = (
     ESCALATION_EVENTS,
     ADMIN_REVIEW,
     ADMIN_REJECTED,
+    PORTAL_OVERSIGHT,
     *OVERSIGHT_QUEUES,
     PORTAL_WEB,
     PORTAL_OPEN311,

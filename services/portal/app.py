@@ -24,6 +24,7 @@ from services.portal.georeport import Open311Error
 from services.portal.routes import citizens, open311
 from services.portal.security import BodyLimit, Csrf, RateLimits, SecurityHeaders, derive_key
 from services.portal.settings import PortalSettings
+from services.portal.staff import desk as staff_desk
 from services.portal.store import PortalStore
 from shared import topology
 from shared.clock import Clock, SystemClock
@@ -80,9 +81,12 @@ def create_app(settings: PortalSettings | None = None, clock: Clock | None = Non
         ).rstrip("/"),
     )
 
+    staff = staff_desk.make_desk(settings, store)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await portal_store.ensure_indexes()
+        await staff.start()
         if settings.declare_topology:
             await topology.declare_at(amqp_url, settings.delivery_limit)
         await broker.start()
@@ -110,4 +114,5 @@ def create_app(settings: PortalSettings | None = None, clock: Clock | None = Non
     app.include_router(citizens.router)
     app.include_router(open311.router)
     app.add_exception_handler(Open311Error, open311.on_error)
+    staff_desk.install(app, staff, broker, clock)
     return app

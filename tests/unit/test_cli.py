@@ -8,6 +8,7 @@ pytestmark = pytest.mark.unit
 
 EXPECTED = {
     "agencies", "asyncapi", "demo", "dev", "devdb", "dlq", "health", "keygen", "recap", "run",
+    "users",
 }  # fmt: skip
 
 

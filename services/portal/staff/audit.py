@@ -1,0 +1,133 @@
+"""The audit log (collection ``audit``): append-only, who did what, when, to which case, from where.
+
+Every decision, identity reveal, log-in, failed log-in and user change is one document.
+Nothing here updates or deletes an entry, and a deployment should give the portal's
+MongoDB user only ``insert`` and ``find`` on this collection. It never holds reporter
+identity: a reveal records *that* it happened, not what was shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pymongo import DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.storage import Document
+
+
+class AuditAction(StrEnum):
+    """What happened."""
+
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_THROTTLED = "login_throttled"
+    LOGOUT = "logout"
+    USER_ADDED = "user_added"
+    USER_DISABLED = "user_disabled"
+    USER_ENABLED = "user_enabled"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (an action name, not a secret)
+    DECISION = "decision"
+    ROUTED = "routed"
+    AGENCY_RESPONSE = "agency_response"
+    IDENTITY_REVEALED = "identity_revealed"
+    QUARANTINE_READ = "quarantine_read"
+    QUARANTINE_RESUBMITTED = "quarantine_resubmitted"
+    QUARANTINE_DISMISSED = "quarantine_dismissed"
+    OVERSIGHT_ACKNOWLEDGED = "oversight_acknowledged"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit log."""
+
+    at: datetime
+    actor: str  # the staff account, or ``cli:<os user>`` for the command line
+    action: AuditAction
+    address: str = ""
+    role: str | None = None
+    tracking_id: str | None = None
+    detail: dict[str, str] = field(default_factory=dict)
+
+    def to_document(self) -> Document:
+        """As stored."""
+        doc: Document = {
+            "at": self.at,
+            "actor": self.actor,
+            "action": str(self.action),
+            "address": self.address,
+            "detail": dict(self.detail),
+        }
+        if self.role:
+            doc["role"] = self.role
+        if self.tracking_id:
+            doc["tracking_id"] = self.tracking_id
+        return doc
+
+    @classmethod
+    def from_document(cls, doc: Document) -> AuditEntry:
+        """The entry stored as ``doc``."""
+        return cls(
+            at=doc["at"],
+            actor=doc["actor"],
+            action=AuditAction(doc["action"]),
+            address=doc.get("address", ""),
+            role=doc.get("role"),
+            tracking_id=doc.get("tracking_id"),
+            detail={str(k): str(v) for k, v in doc.get("detail", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the operator asks of the audit log; every field narrows it."""
+
+    actor: str | None = None
+    action: AuditAction | None = None
+    tracking_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 200
+
+    def query(self) -> dict[str, Any]:
+        """The MongoDB filter."""
+        query: dict[str, Any] = {}
+        if self.actor:
+            query["actor"] = self.actor
+        if self.action:
+            query["action"] = str(self.action)
+        if self.tracking_id:
+            query["tracking_id"] = self.tracking_id.upper()
+        period: dict[str, datetime] = {}
+        if self.since:
+            period["$gte"] = self.since
+        if self.until:
+            period["$lt"] = self.until
+        if period:
+            query["at"] = period
+        return query
+
+
+class AuditLog:
+    """The ``audit`` collection: append and read, never change."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._entries = collection
+
+    async def record(self, entry: AuditEntry) -> None:
+        """Append one entry."""
+        await self._entries.insert_one(entry.to_document())
+
+    async def search(self, which: AuditFilter) -> list[AuditEntry]:
+        """Matching entries, newest first."""
+        # Entries of one instant keep their order of insertion (ObjectIds grow).
+        cursor = (
+            self._entries.find(which.query())
+            .sort([("at", DESCENDING), ("_id", DESCENDING)])
+            .limit(which.limit)
+        )
+        return [AuditEntry.from_document(doc) async for doc in cursor]

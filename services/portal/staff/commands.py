@@ -1,0 +1,124 @@
+"""The desks' decisions as contract commands on ``lapor.commands``, sent as the portal.
+
+The acting staff member is always the session's account, passed in by the route; no
+form field can name who acts. The portal's publisher sends them (persistent, confirmed,
+with the AMQP ``user_id`` of the portal's broker user).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from shared.contract import (
+    AgencyAction,
+    Decision,
+    OpdRespond,
+    RoutingDispose,
+    VerificationDecide,
+)
+from shared.lifecycle import ArchiveReason, Severity
+
+VERIFICATION_DECIDE = "verification.decide"
+ROUTING_DISPOSE = "routing.dispose"
+OPD_RESPOND = "opd.respond"
+
+
+def new_message_id() -> str:
+    """A fresh command ID."""
+    return f"portal:{uuid.uuid4()}"
+
+
+def verify(
+    tracking_id: str,
+    admin: str,
+    *,
+    category: str | None,
+    severity: Severity | None,
+    anonymous: bool,
+    confidential: bool,
+    note: str | None = None,
+) -> VerificationDecide:
+    """Verify, with the anonim / rahasia flags as the admin confirmed them."""
+    return VerificationDecide(
+        message_id=new_message_id(),
+        tracking_id=tracking_id,
+        decision=Decision.VERIFY,
+        admin=admin,
+        category=category or None,
+        severity=severity,
+        anonymous=anonymous,
+        confidential=confidential,
+        flags_confirmed=True,
+        note=note or None,
+    )
+
+
+def defer(tracking_id: str, admin: str, question: str) -> VerificationDecide:
+    """Ask the reporter for more information."""
+    return VerificationDecide(
+        message_id=new_message_id(),
+        tracking_id=tracking_id,
+        decision=Decision.DEFER,
+        admin=admin,
+        question=question,
+    )
+
+
+def not_our_authority(
+    tracking_id: str, admin: str, note: str, agency: str | None = None
+) -> VerificationDecide:
+    """Not for this deployment: hand it to another level (named in the note)."""
+    return VerificationDecide(
+        message_id=new_message_id(),
+        tracking_id=tracking_id,
+        decision=Decision.NOT_OUR_AUTHORITY,
+        admin=admin,
+        note=note,
+        agency=agency or None,
+    )
+
+
+def archive(
+    tracking_id: str, admin: str, reason: ArchiveReason, note: str | None = None
+) -> VerificationDecide:
+    """Archive with one of the fixed reasons."""
+    return VerificationDecide(
+        message_id=new_message_id(),
+        tracking_id=tracking_id,
+        decision=Decision.ARCHIVE,
+        admin=admin,
+        archive_reason=reason,
+        note=note or None,
+    )
+
+
+def dispose(tracking_id: str, admin: str, agency: str, note: str | None = None) -> RoutingDispose:
+    """Route a case to an agency by hand."""
+    return RoutingDispose(
+        message_id=new_message_id(),
+        tracking_id=tracking_id,
+        agency=agency,
+        admin=admin,
+        note=note or None,
+    )
+
+
+def respond(
+    tracking_id: str,
+    agency: str,
+    liaison: str,
+    action: AgencyAction,
+    *,
+    message: str | None = None,
+    suggested_agency: str | None = None,
+) -> OpdRespond:
+    """An agency's answer about a case it holds, by the logged-in liaison."""
+    return OpdRespond(
+        message_id=new_message_id(),
+        tracking_id=tracking_id,
+        agency=agency,
+        action=action,
+        liaison=liaison,
+        message=message or None,
+        suggested_agency=suggested_agency or None,
+    )
