@@ -160,18 +160,17 @@ def mongo_client(
     (None: the driver's 30 s; a command at a terminal wants an answer in seconds).
     """
     url = resolve_mongo_url(settings.mongo_url.get_secret_value())
-    timeouts: dict[str, int] = {}
-    if server_selection_timeout_ms is not None:
-        timeouts = {
-            "serverSelectionTimeoutMS": server_selection_timeout_ms,
-            "connectTimeoutMS": server_selection_timeout_ms,
-        }
+    if server_selection_timeout_ms is None:
+        return AsyncMongoClient(
+            url, tz_aware=True, appname=app_name, event_listeners=list(command_listeners)
+        )
     return AsyncMongoClient(
         url,
         tz_aware=True,
         appname=app_name,
         event_listeners=list(command_listeners),
-        **timeouts,
+        serverSelectionTimeoutMS=server_selection_timeout_ms,
+        connectTimeoutMS=server_selection_timeout_ms,
     )
 
 
