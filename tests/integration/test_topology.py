@@ -52,7 +52,8 @@ async def test_lapor_topology_declare_creates_every_queue(
     monkeypatch.setenv("LAPOR_AMQP_URL", servers.amqp_url)
     monkeypatch.setenv("LAPOR_DELIVERY_LIMIT", "3")  # as the test fixtures declare them
     assert await asyncio.to_thread(lapor, ["topology", "declare"]) == 0
-    assert "declared 7 exchanges and 14 queues" in capsys.readouterr().out
+    # 14 service queues and the portal's two (portal.web, portal.open311).
+    assert "declared 7 exchanges and 16 queues" in capsys.readouterr().out
     assert await missing_queues(amqp) == []
 
 
