@@ -169,9 +169,15 @@ async def submit_report(request: Request, portal: PortalDep) -> Response:
         now=now,
     )
     if record["code_hash"] != replycode.code_hash(fresh_code):
-        # A resend of the same form: the first code stands; it is on the confirmation page.
+        # A resend of the same form: the first code stands. Publish again with it while it
+        # is kept (intake de-duplicates), so a report whose first publish was cut short by
+        # a crash is not lost; later resends only show the confirmation.
         log.info("report resent", extra={"external_id": report.external_id})
-        return RedirectResponse(f"/terkirim/{report.external_id}", status_code=303)
+        if not record.get("code_sealed"):
+            return RedirectResponse(f"/terkirim/{report.external_id}", status_code=303)
+        fresh_code = portal.protector.open(
+            record["code_sealed"], f"reply-code:{report.external_id}"
+        ).decode()
     body = submission.report_submitted(report, replycode.reporter_handle(fresh_code), stored)
     try:
         await portal.publisher.publish(
