@@ -382,36 +382,49 @@ def _agency_steps(
     return {"first_answer": step_time(first), "resolution": step_time(final)}
 
 
-def summarise(
-    agency: str | None,
-    name: str,
-    cases: Sequence[CaseFacts],
-    now: dt.datetime,
-    calendar: WorkingCalendar,
-    *,
-    current: Sequence[CaseFacts] | None = None,
-    hops: Sequence[tuple[CaseFacts, Hop]] | None = None,
-    admin_steps_over: Sequence[CaseFacts] | None = None,
-) -> AgencyRecap:
-    """One row of the recap.
+@dataclass(frozen=True)
+class RowScope:
+    """What one row of the recap covers: whose row it is and which cases it counts.
 
     ``cases``: every case the holder ever held (``received``); ``current``: those it holds
     now (the status columns; default ``cases``); ``hops``: its turns with them (default:
     every hop of ``cases``); ``admin_steps_over``: the cases whose verification and
     disposition times the row gives (the admin's row and the total).
     """
-    now_held = list(cases if current is None else current)
-    turns = list(hops if hops is not None else [(c, h) for c in cases for h in c.hops])
+
+    agency: str | None  # None: the central admin's row, or the total
+    name: str
+    cases: Sequence[CaseFacts]
+    current: Sequence[CaseFacts] | None = None
+    hops: Sequence[tuple[CaseFacts, Hop]] | None = None
+    admin_steps_over: Sequence[CaseFacts] | None = None
+
+    def held_now(self) -> list[CaseFacts]:
+        """The cases the holder holds now (the status columns)."""
+        return list(self.cases if self.current is None else self.current)
+
+    def turns(self) -> list[tuple[CaseFacts, Hop]]:
+        """The holder's turns with its cases."""
+        if self.hops is not None:
+            return list(self.hops)
+        return [(c, h) for c in self.cases for h in c.hops]
+
+
+def summarise(scope: RowScope, now: dt.datetime, calendar: WorkingCalendar) -> AgencyRecap:
+    """One row of the recap: the cases of ``scope`` at ``now``."""
+    cases = scope.cases
+    now_held = scope.held_now()
+    turns = scope.turns()
     statuses = Counter(c.clock.status for c in now_held if c.clock.status is not None)
     sla = [v for v in (answered_within_sla(c, now) for c in now_held) if v is not None]
     steps = _agency_steps(turns, calendar)
-    if admin_steps_over is not None:
-        steps = _admin_steps(admin_steps_over, calendar) | steps
+    if scope.admin_steps_over is not None:
+        steps = _admin_steps(scope.admin_steps_over, calendar) | steps
     first = steps["first_answer"]
     forwarded = [(c, h) for c, h in turns if h.forwarded and h.end is not None]
     return AgencyRecap(
-        agency=agency,
-        name=name,
+        agency=scope.agency,
+        name=scope.name,
         received=len(cases),
         by_status={s: statuses[s] for s in Status if statuses[s]},
         in_progress=sum(
@@ -458,24 +471,24 @@ def recap_of(cases: Iterable[CaseFacts], now: dt.datetime, calendar: WorkingCale
     agencies = sorted(held, key=lambda c: (names.get(c, c), c))
     rows = [
         summarise(
-            code,
-            names.get(code, code),
-            held[code],
+            RowScope(
+                code,
+                names.get(code, code),
+                held[code],
+                current=[c for c in held[code] if c.agency == code],
+                hops=[(c, h) for c in held[code] for h in c.hops if h.agency == code],
+            ),
             now,
             calendar,
-            current=[c for c in held[code] if c.agency == code],
-            hops=[(c, h) for c in held[code] for h in c.hops if h.agency == code],
         )
         for code in agencies
     ]
     with_admin = [c for c in every if c.agency is None]
     if with_admin:
-        rows.append(
-            summarise(None, ADMIN_NAME, with_admin, now, calendar, hops=[], admin_steps_over=every)
-        )
-    return Recap(
-        now, rows, summarise(None, TOTAL_NAME, every, now, calendar, admin_steps_over=every)
-    )
+        admin = RowScope(None, ADMIN_NAME, with_admin, hops=[], admin_steps_over=every)
+        rows.append(summarise(admin, now, calendar))
+    total = RowScope(None, TOTAL_NAME, every, admin_steps_over=every)
+    return Recap(now, rows, summarise(total, now, calendar))
 
 
 async def agency_recap(store: Store, calendar: WorkingCalendar, now: dt.datetime) -> Recap:

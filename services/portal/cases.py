@@ -7,6 +7,7 @@ internal notes: a view is built from an explicit list of public fields.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -193,16 +194,19 @@ def running_deadline(case: Document) -> tuple[str, datetime] | None:
     return None
 
 
-def case_view(
-    case: Document,
-    *,
-    content_shown: bool,
-    tz: str,
-    calendar: WorkingCalendar,
-    now: datetime,
-    category_labels: dict[str, str],
-) -> CaseView:
+@dataclass(frozen=True)
+class ViewContext:
+    """What every case view of one page is read against: zone, calendar, now, labels."""
+
+    tz: str
+    calendar: WorkingCalendar
+    now: datetime
+    category_labels: Mapping[str, str]
+
+
+def case_view(case: Document, *, content_shown: bool, context: ViewContext) -> CaseView:
     """The public view of ``case``; its text only when ``content_shown``."""
+    tz = context.tz
     status = str(case.get("status") or Status.RECEIVED)
     word, explanation = STATUS_WORDS.get(status, (status, ""))
     category = case.get("category") or case.get("category_hint")
@@ -215,7 +219,7 @@ def case_view(
         kind=KIND_WORDS.get(case.get("kind", Kind.PENGADUAN), str(case.get("kind"))),
         submitted=local_time(case.get("received_at"), tz) or "",
         updated=local_time(case.get("updated_at"), tz),
-        category=category_labels.get(category, category) if category else None,
+        category=context.category_labels.get(category, category) if category else None,
         region=region_name(location.get("region_code")),
         agency=case.get("agency_name") or None,
         anonymous=bool(case.get("anonymous")),
@@ -249,6 +253,7 @@ def case_view(
     running = running_deadline(case)
     if running is not None:
         what, deadline = running
-        left = calendar.working_days_between(now, deadline) if deadline > now else 0
+        now = context.now
+        left = context.calendar.working_days_between(now, deadline) if deadline > now else 0
         view.deadlines.append(Deadline(what, local_time(deadline, tz) or "", left))
     return view

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,22 @@ OPEN311_TOKENS = "portal_open311_tokens"
 ATTACHMENTS_BUCKET = "portal_attachments"
 
 
+@dataclass(frozen=True)
+class ReplyCodeRecord:
+    """A report's reply code as the portal keeps it: its hash, never the code in clear.
+
+    ``code_sealed`` (the code, sealed for this report) lets the submitting ``browser`` see
+    the code on the confirmation page for a while; it is removed after that.
+    """
+
+    channel: str
+    external_id: str
+    code_hash: str
+    code_sealed: bytes
+    browser: str
+    created_at: datetime
+
+
 class PortalStore:
     """The collections only the portal writes."""
 
@@ -42,31 +59,18 @@ class PortalStore:
         self.attachment_files: AsyncCollection[Document] = db[f"{ATTACHMENTS_BUCKET}.files"]
         self.attachments = AsyncGridFSBucket(db, bucket_name=ATTACHMENTS_BUCKET)
 
-    async def save_reply_code(
-        self,
-        *,
-        channel: str,
-        external_id: str,
-        code_hash: str,
-        code_sealed: bytes,
-        browser: str,
-        now: datetime,
-    ) -> Document:
-        """Keep a report's reply-code hash (first write wins: a resend keeps the first code).
-
-        ``code_sealed`` (the code, sealed for this report) lets the submitting browser see
-        the code on the confirmation page for a while; it is removed after that.
-        """
+    async def save_reply_code(self, record: ReplyCodeRecord) -> Document:
+        """Keep a report's reply-code hash (first write wins: a resend keeps the first code)."""
         doc = await self.reply_codes.find_one_and_update(
-            {"_id": f"{channel}:{external_id}"},
+            {"_id": f"{record.channel}:{record.external_id}"},
             {
                 "$setOnInsert": {
-                    "channel": channel,
-                    "external_id": external_id,
-                    "code_hash": code_hash,
-                    "code_sealed": code_sealed,
-                    "browser": browser,
-                    "created_at": now,
+                    "channel": record.channel,
+                    "external_id": record.external_id,
+                    "code_hash": record.code_hash,
+                    "code_sealed": record.code_sealed,
+                    "browser": record.browser,
+                    "created_at": record.created_at,
                 }
             },
             upsert=True,

@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -33,6 +34,7 @@ from services.portal.registry_view import (
     regions,
 )
 from services.portal.security import CSRF_FIELD, client_address
+from services.portal.store import ReplyCodeRecord
 from shared import topology
 from shared.contract import TRACKING_ID, ReporterAction
 from shared.lifecycle import Kind, Status
@@ -161,12 +163,16 @@ async def submit_report(request: Request, portal: PortalDep) -> Response:
     now = portal.clock.now()
     fresh_code = replycode.new_reply_code()
     record = await portal.portal_store.save_reply_code(
-        channel="web",
-        external_id=report.external_id,
-        code_hash=replycode.code_hash(fresh_code),
-        code_sealed=portal.protector.seal(fresh_code.encode(), f"reply-code:{report.external_id}"),
-        browser=_browser_id(portal, request),
-        now=now,
+        ReplyCodeRecord(
+            channel="web",
+            external_id=report.external_id,
+            code_hash=replycode.code_hash(fresh_code),
+            code_sealed=portal.protector.seal(
+                fresh_code.encode(), f"reply-code:{report.external_id}"
+            ),
+            browser=_browser_id(portal, request),
+            created_at=now,
+        )
     )
     if record["code_hash"] != replycode.code_hash(fresh_code):
         # A resend of the same form: the first code stands. Publish again with it while it
@@ -279,15 +285,36 @@ async def track_search(
     return render(request, "track_search.html", {"active": "lacak", "value": ""})
 
 
+async def _view_context(portal: PortalDep) -> case_views.ViewContext:
+    """The zone, calendar, instant and category labels this page's case views are read with."""
+    return case_views.ViewContext(
+        tz=portal.settings.timezone,
+        calendar=portal.calendar,
+        now=portal.clock.now(),
+        category_labels=await category_labels(portal.portal_store),
+    )
+
+
+@dataclass(frozen=True)
+class PageNote:
+    """What the tracking page says above the case after a reply: thanks, or what is wrong."""
+
+    message: str | None = None
+    error: str | None = None
+    status_code: int = 200
+
+
+#: The plain page: nothing said above the case.
+NO_NOTE = PageNote()
+
+
 async def _tracking_page(
     request: Request,
     portal: PortalDep,
     tracking_id: str,
     *,
     code: str | None = None,
-    message: str | None = None,
-    error: str | None = None,
-    status_code: int = 200,
+    note: PageNote = NO_NOTE,
 ) -> Response:
     case = await portal.portal_store.case(tracking_id)
     if case is None:
@@ -303,10 +330,7 @@ async def _tracking_page(
     view = case_views.case_view(
         case,
         content_shown=is_reporter or not case.get("confidential"),
-        tz=portal.settings.timezone,
-        calendar=portal.calendar,
-        now=portal.clock.now(),
-        category_labels=await category_labels(portal.portal_store),
+        context=await _view_context(portal),
     )
     notices = []
     if is_reporter:
@@ -321,13 +345,13 @@ async def _tracking_page(
         "case": view,
         "is_reporter": is_reporter,
         "notices": notices,
-        "message": message,
-        "error": error,
+        "message": note.message,
+        "error": note.error,
         "can_rate": is_reporter and view.status in (Status.RESOLVED, Status.CLOSED),
         "can_accept": is_reporter and view.status == Status.RESOLVED,
         "can_add": is_reporter and view.open,
     }
-    response = render(request, "track.html", context, status_code=status_code)
+    response = render(request, "track.html", context, status_code=note.status_code)
     if is_reporter and code:
         _remember_code(portal, response, case["_id"], code, request)
     return response
@@ -352,31 +376,28 @@ async def reporter_action(request: Request, portal: PortalDep, tracking_id: str)
         return await _tracking_page(request, portal, tracking_id)
     code = _text(form.get("code")) or _remembered_code(portal, request, case["_id"])
     if not await _code_is_right(portal, case, code):
-        return await _tracking_page(
-            request,
-            portal,
-            tracking_id,
+        wrong_code = PageNote(
             error="Kode balasan salah. Periksa kembali kode yang Anda terima saat melapor.",
             status_code=403,
         )
+        return await _tracking_page(request, portal, tracking_id, note=wrong_code)
     assert code is not None
     action = _text(form.get("action")) or "show"
     if action == "show":
         return await _tracking_page(request, portal, tracking_id, code=code)
     command = _reply_command(case, action, code, form)
     if isinstance(command, str):
-        return await _tracking_page(request, portal, tracking_id, code=code, error=command)
+        return await _tracking_page(
+            request, portal, tracking_id, code=code, note=PageNote(error=command)
+        )
     await portal.publisher.publish(
         topology.COMMANDS, "reporter.reply", command, message_id=command["message_id"]
     )
     log.info("reporter reply published", extra={"tracking_id": case["_id"], "action": action})
-    return await _tracking_page(
-        request,
-        portal,
-        tracking_id,
-        code=code,
-        message="Terima kasih. Tanggapan Anda sudah dikirim dan akan tampil di sini sebentar lagi.",
+    thanks = PageNote(
+        message="Terima kasih. Tanggapan Anda sudah dikirim dan akan tampil di sini sebentar lagi."
     )
+    return await _tracking_page(request, portal, tracking_id, code=code, note=thanks)
 
 
 def _reply_command(case: dict[str, Any], action: str, code: str, form: Any) -> dict[str, Any] | str:
@@ -461,18 +482,9 @@ async def public_list(
         .skip((page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     )
-    labels = await category_labels(store)
-    views = [
-        case_views.case_view(
-            doc,
-            content_shown=True,
-            tz=portal.settings.timezone,
-            calendar=portal.calendar,
-            now=portal.clock.now(),
-            category_labels=labels,
-        )
-        async for doc in cursor
-    ]
+    # One instant for the whole page, so every row counts its working days left alike.
+    context = await _view_context(portal)
+    views = [case_views.case_view(doc, content_shown=True, context=context) async for doc in cursor]
     return render(
         request,
         "list.html",
