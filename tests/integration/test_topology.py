@@ -52,7 +52,8 @@ async def test_lapor_topology_declare_creates_every_queue(
     monkeypatch.setenv("LAPOR_AMQP_URL", servers.amqp_url)
     monkeypatch.setenv("LAPOR_DELIVERY_LIMIT", "3")  # as the test fixtures declare them
     assert await asyncio.to_thread(lapor, ["topology", "declare"]) == 0
-    assert "declared 7 exchanges and 14 queues" in capsys.readouterr().out
+    # 7 exchanges; 14 service queues, the portal's channel queues and its oversight inbox.
+    assert "declared 7 exchanges and 17 queues" in capsys.readouterr().out
     assert await missing_queues(amqp) == []
 
 
