@@ -31,7 +31,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from lapor.demo_data import DAY_OF_REPORTS, DemoReport
-from lapor.local import prepare_environment, start_all
+from lapor.local import prepare_environment, start_all, start_portal
 from shared import topology
 from shared.clock import ShiftedClock
 from shared.settings import LaporSettings
@@ -369,6 +369,11 @@ async def run_demo(days: int = 21, pause: float = 1.0) -> int:
         demo = Demo(amqp_url, clock)
         async with AsyncExitStack() as stack:
             await start_all(stack, clock)
+            try:
+                address = await start_portal(stack, clock)
+                out(f"  Portal warga (selama demo berjalan): {address}")
+            except RuntimeError as exc:
+                out(f"  Portal warga tidak berjalan: {exc} (atur LAPOR_PORTAL_PORT)")
             await demo.run(codes, days, pause)
             recap = await agency_recap(store, settings.working_calendar(), clock.now())
         await store.close()

@@ -36,6 +36,19 @@ def prepare_environment() -> list[str]:
     return warnings
 
 
+async def start_portal(stack: AsyncExitStack, clock: Clock | None = None) -> str:
+    """Serve the portal in this process (settings from the environment) until ``stack``
+    closes; its address. Raises ``RuntimeError`` when it cannot start."""
+    from services.portal.app import create_app
+    from services.portal.serve import start_embedded, stop_embedded
+    from services.portal.settings import PortalSettings
+
+    settings = PortalSettings()
+    server = await start_embedded(create_app(settings, clock), settings)
+    stack.push_async_callback(stop_embedded, server)
+    return f"http://{settings.portal_host}:{settings.portal_port}/"
+
+
 async def start_all(stack: AsyncExitStack, clock: Clock | None = None) -> list[Service]:
     """Start every service (settings from the environment); they stop with ``stack``."""
     services = []

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -14,7 +15,7 @@ log = logging.getLogger("lapor.dev")
 
 
 async def _serve(load_sample: bool) -> None:
-    from lapor.local import start_all
+    from lapor.local import start_all, start_portal
     from services.routing.registry import (
         active_agencies,
         read_registry,
@@ -38,7 +39,9 @@ async def _serve(load_sample: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with AsyncExitStack() as stack:
         await start_all(stack)
-        log.info("all services running; Ctrl+C stops them")
+        address = await start_portal(stack)
+        log.info("all services running; Ctrl+C stops them", extra={"portal": address})
+        sys.stderr.write(f"LAPOR portal: {address}\n")
         await stop.wait()
     with contextlib.suppress(Exception):
         await store.close()
@@ -61,8 +64,9 @@ def register(subparsers: Any) -> None:
     """Add ``dev``."""
     parser = subparsers.add_parser(
         "dev",
-        help="run all four services in one process (laptop without Docker)",
-        description="Run intake, verification, routing and escalation in one process against "
+        help="run every service and the portal in one process (laptop without Docker)",
+        description="Run intake, verification, routing, escalation and the portal (on "
+        "LAPOR_PORTAL_HOST:LAPOR_PORTAL_PORT, default 127.0.0.1:8080) in one process against "
         "LAPOR_AMQP_URL (default localhost) and LAPOR_MONGO_URL (default here: memory://, the "
         "in-process stand-in). Loads the sample South Sumatra agency registry when none is "
         "loaded. Stops on Ctrl+C / SIGTERM.",

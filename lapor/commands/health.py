@@ -58,6 +58,20 @@ async def check_mongodb(url: str, timeout: float) -> None:
         await client.close()
 
 
+async def check_http(url: str, timeout: float) -> None:
+    """GET ``url`` and expect 200 (an HTTP service such as the portal answers)."""
+    import urllib.request
+
+    def get() -> int:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - operator's URL
+            status: int = answer.status
+            return status
+
+    status = await asyncio.to_thread(get)
+    if status != 200:
+        raise RuntimeError(f"HTTP {status}")
+
+
 async def _timed(
     name: str, target: str, check: Callable[[], Awaitable[None]], timeout: float
 ) -> bool:
@@ -75,8 +89,10 @@ async def _timed(
     return ok
 
 
-async def run_checks(settings: LaporSettings, timeout: float, only: str | None = None) -> bool:
-    """Check the configured servers concurrently; True if every check passed."""
+async def run_checks(
+    settings: LaporSettings, timeout: float, only: str | None = None, http: str | None = None
+) -> bool:
+    """Check the configured servers (and ``http``) concurrently; True if every check passed."""
     amqp_url = settings.amqp_url.get_secret_value()
     mongo_url = settings.mongo_url.get_secret_value()
     checks: list[Awaitable[bool]] = []
@@ -102,6 +118,8 @@ async def run_checks(settings: LaporSettings, timeout: float, only: str | None =
                     timeout,
                 )
             )
+    if http:
+        checks.append(_timed("http", http, lambda: check_http(http, timeout), timeout))
     results = await asyncio.gather(*checks)
     return all(results)
 
@@ -112,7 +130,7 @@ def _health(args: argparse.Namespace) -> int:
     except Exception as exc:  # a bad setting is an unhealthy container, said plainly
         sys.stdout.write(f"settings: {type(exc).__name__}: {exc}\n")
         return 1
-    healthy = asyncio.run(run_checks(settings, args.timeout, args.only))
+    healthy = asyncio.run(run_checks(settings, args.timeout, args.only, args.http))
     return 0 if healthy else 1
 
 
@@ -135,5 +153,10 @@ def register(subparsers: Any) -> None:
         "--only",
         choices=("rabbitmq", "mongodb"),
         help="check one server only",
+    )
+    parser.add_argument(
+        "--http",
+        metavar="URL",
+        help="also GET this URL and expect 200 (the portal: http://127.0.0.1:8080/healthz)",
     )
     parser.set_defaults(handler=_health)

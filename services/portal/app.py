@@ -42,6 +42,14 @@ def _too_large() -> PlainTextResponse:
     )
 
 
+def _local_url(settings: PortalSettings) -> str:
+    # Listening on every interface says nothing about the address citizens use; this is
+    # a local default only (deployments set LAPOR_PORTAL_PUBLIC_URL).
+    host = settings.portal_host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    return f"http://{host}:{settings.portal_port}"
+
+
 def create_app(settings: PortalSettings | None = None, clock: Clock | None = None) -> FastAPI:
     """The portal as an ASGI app; the broker and database open with its lifespan."""
     settings = settings or PortalSettings()

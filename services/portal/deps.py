@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
@@ -35,6 +36,9 @@ class Portal:
     calendar: WorkingCalendar
     #: Where citizens reach the portal (attachment links, Open311 answers).
     public_url: str
+    #: Whether the signed-in staff member of a request may see a case's private
+    #: attachments (the admin, the agency holding it); set by the staff area.
+    staff_may_see: Callable[[Request, dict[str, Any]], Awaitable[bool]] | None = None
 
 
 def get_portal(request: Request) -> Portal:

@@ -24,6 +24,22 @@ class Category:
         return re.sub(r"[^a-z0-9]+", "-", self.code.lower()).strip("-")
 
 
+def category_key(code: str) -> str:
+    """One spelling of a category code: the registry says ``air bersih``, verification's
+    stored form is ``air_bersih``; both are the same category."""
+    return re.sub(r"[^a-z0-9]+", " ", code.lower()).strip()
+
+
+def category_variants(codes: list[str]) -> list[str]:
+    """Every stored spelling of ``codes`` (for queries on ``category``/``category_hint``)."""
+    variants: dict[str, None] = {}
+    for code in codes:
+        key = category_key(code)
+        for spelling in (code, key, key.replace(" ", "_"), key.replace(" ", "-")):
+            variants[spelling] = None
+    return list(variants)
+
+
 @functools.cache
 def _sample_labels() -> dict[str, str]:
     # The registry in MongoDB keeps agencies (with their category codes) but not the
@@ -39,9 +55,17 @@ async def categories(store: PortalStore) -> list[Category]:
     return sorted(found, key=lambda c: c.label)
 
 
-async def category_labels(store: PortalStore) -> dict[str, str]:
+class CategoryLabels(dict[str, str]):
+    """Category code → label, whichever way the code is spelled."""
+
+    def get(self, code: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        """The label of ``code`` (any spelling), else ``default``."""
+        return super().get(category_key(code), default)
+
+
+async def category_labels(store: PortalStore) -> CategoryLabels:
     """Category code → label."""
-    return {c.code: c.label for c in await categories(store)}
+    return CategoryLabels({category_key(c.code): c.label for c in await categories(store)})
 
 
 async def regions(store: PortalStore) -> list[Region]:

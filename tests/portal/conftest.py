@@ -3,7 +3,6 @@ Chromium driven by Playwright (Debian's ``/usr/bin/chromium``; never a browser d
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -108,21 +107,14 @@ async def portal(
         routing_app.create(settings),
         escalation_app.create(EscalationSettings.from_base(settings)),
     ):
-        server = serve.server(create_app(portal_settings), portal_settings)
-        task = asyncio.create_task(server.serve())
-        for _ in range(300):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.05)
-        if not server.started:
-            server.should_exit = True
-            await asyncio.wait_for(task, timeout=10)
-            pytest.fail("the portal did not start within 15 s (see its log above)")
+        try:
+            server = await serve.start_embedded(create_app(portal_settings), portal_settings)
+        except RuntimeError as exc:
+            pytest.fail(f"{exc} (see the log above)")
         try:
             yield RunningPortal(f"http://127.0.0.1:{port}", portal_settings)
         finally:
-            server.should_exit = True
-            await asyncio.wait_for(task, timeout=30)
+            await serve.stop_embedded(server)
 
 
 @pytest.fixture(scope="session")

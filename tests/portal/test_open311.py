@@ -23,7 +23,7 @@ from shared import topology
 from shared.storage import Store
 from tests.portal.conftest import RunningPortal
 from tests.portal.support import ROAD_AGENCY, agency_resolves, case_in_status
-from tests.support import eventually, publish
+from tests.support import Listener, eventually, publish
 
 pytestmark = pytest.mark.e2e
 
@@ -266,3 +266,19 @@ def _errors(answer: httpx.Response, fmt: str) -> list[dict[str, Any]]:
         return [{k: str(v) for k, v in e.items()} for e in answer.json()]
     assert ET.fromstring(answer.content).tag == "errors"
     return xml_items(answer, "error")
+
+
+async def test_the_portal_publishes_as_its_own_broker_user(
+    portal: RunningPortal, api_key: str, amqp: aio_pika.abc.AbstractConnection
+) -> None:
+    async with (
+        Listener(amqp, topology.INTAKE, "channel.open311") as reports,
+        portal.client() as client,
+    ):
+        answer = await client.post(f"{BASE}/requests.json", data=fms_post(api_key))
+        assert answer.status_code == 200
+        [report] = await reports.wait_for(lambda bodies: len(bodies) >= 1)
+    # RabbitMQ checked user_id against the connection's user; the services authorise on it.
+    user = httpx.URL(portal.settings.amqp_url.get_secret_value()).username
+    assert reports.messages[0].user_id == user
+    assert report["channel"] == "open311" and report["title"] == "Jalan berlubang di Jl. Mayor Zen"

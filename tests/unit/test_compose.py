@@ -80,7 +80,9 @@ def amqp_user(compose: dict[str, Any], service: str) -> str:
 
 
 def test_it_runs_the_broker_the_database_and_every_service(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"rabbitmq", "mongodb", "topology", *LAPOR_SERVICES}
+    assert set(compose["services"]) == {
+        "rabbitmq", "mongodb", "topology", *LAPOR_SERVICES, "portal"
+    }  # fmt: skip
     assert compose["services"]["rabbitmq"]["image"] == "rabbitmq:3.13-management"
     assert compose["services"]["mongodb"]["image"] == "mongo:7"
     for name in LAPOR_SERVICES:
@@ -309,3 +311,37 @@ def test_the_broker_renders_its_definitions_from_the_environment(compose: dict[s
     mounts = {v.split(":")[1]: v.split(":")[0] for v in rabbitmq["volumes"]}
     assert mounts["/etc/lapor/rabbitmq"] == "./deploy/rabbitmq"
     assert mounts["/etc/rabbitmq/conf.d/90-lapor.conf"] == "./deploy/rabbitmq/rabbitmq.conf"
+
+
+def test_the_portal_serves_http_with_a_health_check_and_its_own_least_privilege_user(
+    compose: dict[str, Any], definitions: dict[str, Any]
+) -> None:
+    portal = compose["services"]["portal"]
+    assert portal["command"] == ["run", "portal"]
+    assert portal["restart"] == "unless-stopped"
+    test = portal["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "lapor", "health"]
+    assert test[test.index("--http") + 1] == "http://127.0.0.1:8080/healthz"
+    assert portal["ports"] == ["127.0.0.1:8080:8080"]
+    env = portal["environment"]
+    assert (env["LAPOR_PORTAL_HOST"], env["LAPOR_PORTAL_PORT"]) == ("0.0.0.0", "8080")
+    assert env["LAPOR_DECLARE_TOPOLOGY"] == "false"
+    assert portal["depends_on"]["topology"] == {"condition": "service_completed_successfully"}
+    user = amqp_user(compose, "portal")
+    assert user == "lapor-portal"
+    assert user not in {amqp_user(compose, name) for name in LAPOR_SERVICES}
+    url = IntakeSettings(amqp_url=env["LAPOR_AMQP_URL"], pii_key=KEY).amqp_url
+    placeholders = {u["name"]: u["password"].strip("{}") for u in definitions["users"]}
+    assert urlsplit(url.get_secret_value()).password == secrets_env()[placeholders[user]]
+    grant = _permissions(definitions, user)
+    # It is the web and Open311 channel: it publishes reports and reporters' replies...
+    for exchange in (topology.INTAKE, topology.COMMANDS):
+        assert _allows(grant["write"], exchange), exchange
+    # ...reads only its own notice queues, and creates, deletes and forges nothing else.
+    own = {topology.PORTAL_WEB.name, topology.PORTAL_OPEN311.name}
+    for spec in topology.QUEUES:
+        assert _allows(grant["read"], spec.name) == (spec.name in own), spec.name
+        assert not _allows(grant["configure"], spec.name), spec.name
+        assert not _allows(grant["write"], spec.name), spec.name
+    for exchange in (topology.EVENTS, topology.OUTBOUND, topology.OPD, topology.DLX):
+        assert not _allows(grant["write"], exchange), exchange

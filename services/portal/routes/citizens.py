@@ -26,7 +26,12 @@ from services.portal import cases as case_views
 from services.portal import replycode, submission
 from services.portal.deps import PortalDep
 from services.portal.pages import error_page, render
-from services.portal.registry_view import categories, category_labels, regions
+from services.portal.registry_view import (
+    categories,
+    category_labels,
+    category_variants,
+    regions,
+)
 from services.portal.security import CSRF_FIELD, client_address
 from shared import topology
 from shared.contract import TRACKING_ID, ReporterAction
@@ -164,9 +169,15 @@ async def submit_report(request: Request, portal: PortalDep) -> Response:
         now=now,
     )
     if record["code_hash"] != replycode.code_hash(fresh_code):
-        # A resend of the same form: the first code stands; it is on the confirmation page.
+        # A resend of the same form: the first code stands. Publish again with it while it
+        # is kept (intake de-duplicates), so a report whose first publish was cut short by
+        # a crash is not lost; later resends only show the confirmation.
         log.info("report resent", extra={"external_id": report.external_id})
-        return RedirectResponse(f"/terkirim/{report.external_id}", status_code=303)
+        if not record.get("code_sealed"):
+            return RedirectResponse(f"/terkirim/{report.external_id}", status_code=303)
+        fresh_code = portal.protector.open(
+            record["code_sealed"], f"reply-code:{report.external_id}"
+        ).decode()
     body = submission.report_submitted(report, replycode.reporter_handle(fresh_code), stored)
     try:
         await portal.publisher.publish(
@@ -412,9 +423,10 @@ class ListFilters(BaseModel):
             "status": {"$ne": str(Status.ARCHIVED)},
         }
         if self.kategori:
+            spellings = category_variants([self.kategori])
             query["$or"] = [
-                {"category": self.kategori},
-                {"category": None, "category_hint": self.kategori},
+                {"category": {"$in": spellings}},
+                {"category": None, "category_hint": {"$in": spellings}},
             ]
         if self.wilayah:
             query["location.region_code"] = self.wilayah
@@ -487,14 +499,24 @@ async def attachment(request: Request, portal: PortalDep, file_id: str) -> Respo
     info = meta.get("metadata") or {}
     case = await store.complaints.find_one(
         {"channel": info.get("channel"), "external_id": info.get("external_id")},
-        {"confidential": 1, "anonymous": 1, "status": 1, "channel": 1, "external_id": 1},
+        {
+            "confidential": 1,
+            "anonymous": 1,
+            "status": 1,
+            "channel": 1,
+            "external_id": 1,
+            "agency": 1,
+        },
     )
     if case is None:
         return error_page(request, 404, "Tidak ditemukan", "Lampiran ini tidak ada.")
     public = case_views.is_public(case) and not case.get("anonymous")
-    if not public and not await _code_is_right(
-        portal, case, _remembered_code(portal, request, case["_id"])
-    ):
+    allowed = (
+        public
+        or await _code_is_right(portal, case, _remembered_code(portal, request, case["_id"]))
+        or (portal.staff_may_see is not None and await portal.staff_may_see(request, case))
+    )
+    if not allowed:
         return error_page(
             request,
             403,

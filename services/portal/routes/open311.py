@@ -22,7 +22,12 @@ from services.portal import georeport
 from services.portal.apikeys import client_of
 from services.portal.deps import Portal, PortalDep
 from services.portal.georeport import Open311Error
-from services.portal.registry_view import Category, categories, category_labels
+from services.portal.registry_view import (
+    Category,
+    categories,
+    category_labels,
+    category_variants,
+)
 from services.portal.security import client_address
 from shared import topology
 from shared.contract import TRACKING_ID
@@ -258,7 +263,7 @@ async def list_requests(request: Request, portal: PortalDep, fmt: str) -> Respon
         wanted = [c for c in await _services(portal) if c.service_code in code.split(",")]
         if not wanted:
             raise Open311Error(400, f"service_code {code!r} not found")
-        codes = [c.code for c in wanted if c is not georeport.OTHER]
+        codes = category_variants([c.code for c in wanted if c is not georeport.OTHER])
         alternatives: list[dict[str, Any]] = [
             {"category": {"$in": codes}},
             {"category": None, "category_hint": {"$in": codes}},
