@@ -455,8 +455,9 @@ def test_the_portal_serves_http_with_a_health_check_and_its_own_least_privilege_
     # It is the web and Open311 channel: it publishes reports and reporters' replies...
     for exchange in (topology.INTAKE, topology.COMMANDS):
         assert _allows(grant["write"], exchange), exchange
-    # ...reads only its own notice queues, and creates, deletes and forges nothing else.
-    own = {topology.PORTAL_WEB.name, topology.PORTAL_OPEN311.name}
+    # ...reads only its own notice queues and the staff area's oversight inbox, and creates,
+    # deletes and forges nothing else.
+    own = {topology.PORTAL_WEB.name, topology.PORTAL_OPEN311.name, topology.PORTAL_OVERSIGHT.name}
     for spec in topology.QUEUES:
         assert _allows(grant["read"], spec.name) == (spec.name in own), spec.name
         assert not _allows(grant["configure"], spec.name), spec.name
