@@ -24,9 +24,11 @@ from pydantic import BaseModel
 from shared import topology
 from shared.contract import (
     CONTRACT_VERSION,
+    AgencyNotice,
     ComplaintEvent,
     Disposition,
     EscalationNotice,
+    ExtensionDecide,
     IntakeRejected,
     Notification,
     OpdRespond,
@@ -49,6 +51,7 @@ COMMAND_MODELS: dict[str, type[BaseModel]] = {
     "routing.dispose": RoutingDispose,
     "opd.respond": OpdRespond,
     "reporter.reply": ReporterReply,
+    "routing.extension": ExtensionDecide,
 }
 #: A dead letter is any message, unchanged, with RabbitMQ's ``x-death`` header.
 DeadLetter = dict[str, Any]
@@ -114,6 +117,16 @@ def publications() -> list[Publication]:
             "opd.{agency_code}",
             Disposition,
             "routing: the case as the agency (OPD) may see it",
+        )
+    )
+    found.append(
+        Publication(
+            "lapor.opd:opd.agency:notice",
+            topology.OPD,
+            "opd.{agency_code}",
+            AgencyNotice,
+            "routing: a withdrawal, a supporting agency's information or an extension "
+            "decision about a case the agency has (told apart by its `notice` field)",
         )
     )
     found += [
@@ -220,6 +233,7 @@ def _queue_description(name: str) -> str:
         "admin": "Read by the central admin's console.",
         "oversight": "Read by an oversight office (penghubung, pimpinan, Inspektorat, Ombudsman).",
         "opd": "Read by the agency (OPD); one queue per agency code.",
+        "penghubung": "Read by the agency's liaison (penghubung): its own reminders only.",
     }
     if name == topology.DEAD_LETTERS:
         return "Read by operators: every dead-lettered message, with its reason (x-death)."
@@ -233,6 +247,8 @@ def build_broker() -> RabbitBroker:
         _subscribe(broker, spec, _queue_description(spec.name))
     agency = topology.agency_queue("{agency_code}")
     _subscribe(broker, agency, _queue_description(agency.name), name="opd.agency")
+    liaison = topology.liaison_queue("{agency_code}")
+    _subscribe(broker, liaison, _queue_description(liaison.name), name="penghubung.agency")
     for item in publications():
         broker.publisher(
             exchange=_exchange(item.exchange),

@@ -10,7 +10,7 @@ All messages are JSON (UTF-8) with a ``message_id``; times are RFC 3339 with an 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -217,6 +217,8 @@ class ComplaintDeferred(_Event):
     """The admin asked the reporter for more information (``reporter_message``)."""
 
     event: Literal["deferred"] = "deferred"
+    #: The last instant the reporter may answer; after it the case is archived ``no_reply``.
+    deferral_deadline: AwareDatetime | None = None
 
 
 class ComplaintArchived(_Event):
@@ -232,6 +234,8 @@ class ComplaintNeedsRouting(_Event):
 
     event: Literal["needs_routing"] = "needs_routing"
     reason: str
+    #: When the admin desk must have disposed it (a case handed back or not placed).
+    admin_desk_deadline: AwareDatetime | None = None
 
 
 class ComplaintDispatched(_Event):
@@ -244,6 +248,8 @@ class ComplaintDispatched(_Event):
     follow_up_deadline: AwareDatetime
     resolution_deadline: AwareDatetime
     severity: Severity
+    #: *koordinasi*: the agencies supporting ``agency`` (the lead); empty for one agency.
+    supporting_agencies: list[AgencyCode] = Field(default_factory=list)
 
 
 class ComplaintForwarded(_Event):
@@ -298,7 +304,8 @@ class ComplaintClosed(_Event):
     """The case is finished."""
 
     event: Literal["closed"] = "closed"
-    reason: Literal["accepted", "no_reply"]
+    #: ``withdrawn``: the reporter withdrew the report before it was resolved (kept, closed).
+    reason: Literal["accepted", "no_reply", "withdrawn"]
 
 
 class ComplaintReminder(_Event):
@@ -322,6 +329,41 @@ class ComplaintEscalated(_Event):
     agency: AgencyCode | None = None
 
 
+class ComplaintExtensionRequested(_Event):
+    """The agency asked, once, for a later resolution date (*perpanjangan*)."""
+
+    event: Literal["extension_requested"] = "extension_requested"
+    agency: AgencyCode
+    requested_until: AwareDatetime
+    current_deadline: AwareDatetime
+    reason: str
+
+
+class ComplaintExtensionGranted(_Event):
+    """The admin granted the extension: ``resolution_deadline`` is the new deadline."""
+
+    event: Literal["extension_granted"] = "extension_granted"
+    agency: AgencyCode
+    resolution_deadline: AwareDatetime
+    previous_deadline: AwareDatetime
+
+
+class ComplaintExtensionRefused(_Event):
+    """The admin refused the extension: the old resolution deadline stands."""
+
+    event: Literal["extension_refused"] = "extension_refused"
+    agency: AgencyCode
+    reason: str
+
+
+class ComplaintAgencyInformationAdded(_Event):
+    """A supporting agency (*koordinasi*) added information for the lead agency."""
+
+    event: Literal["agency_information_added"] = "agency_information_added"
+    agency: AgencyCode  # the supporting agency that wrote it
+    lead_agency: AgencyCode
+
+
 ComplaintEvent = Annotated[
     ComplaintReceived
     | ComplaintNeedsReview
@@ -338,7 +380,11 @@ ComplaintEvent = Annotated[
     | ComplaintRated
     | ComplaintClosed
     | ComplaintReminder
-    | ComplaintEscalated,
+    | ComplaintEscalated
+    | ComplaintExtensionRequested
+    | ComplaintExtensionGranted
+    | ComplaintExtensionRefused
+    | ComplaintAgencyInformationAdded,
     Field(discriminator="event"),
 ]
 EVENTS: TypeAdapter[ComplaintEvent] = TypeAdapter(ComplaintEvent)
@@ -383,6 +429,28 @@ class Disposition(_Message):
     confidential: bool
     reporter_name: str | None = None
     note: str | None = Field(default=None, description="the admin's or previous hop's note")
+    #: *koordinasi*: ``lead`` answers and resolves; ``supporting`` only adds information.
+    role: Literal["lead", "supporting"] = "lead"
+    lead_agency: AgencyCode | None = Field(default=None, description="set in koordinasi")
+    supporting_agencies: list[AgencyCode] = Field(default_factory=list)
+
+
+class AgencyNotice(_Message):
+    """Something an agency must know about a case it has, on ``lapor.opd`` ``opd.<code>``.
+
+    Told apart from a :class:`Disposition` by its ``notice`` field: ``withdrawn`` (the
+    reporter withdrew the case: stop work), ``information_added`` (a supporting agency
+    wrote to the lead), ``extension_granted`` / ``extension_refused`` (the admin's answer).
+    """
+
+    message_id: str
+    tracking_id: TrackingId
+    agency: AgencyCode  # the recipient
+    notice: Literal["withdrawn", "information_added", "extension_granted", "extension_refused"]
+    occurred_at: AwareDatetime
+    text: str = Field(description="Bahasa Indonesia")
+    from_agency: AgencyCode | None = None
+    resolution_deadline: AwareDatetime | None = None
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -426,11 +494,23 @@ class VerificationDecide(_Command):
 
 
 class RoutingDispose(_Command):
-    """``lapor.commands`` ``routing.dispose``: the admin routes a case by hand."""
+    """``lapor.commands`` ``routing.dispose``: the admin routes a case by hand.
+
+    With ``supporting``, a *koordinasi*: ``agency`` leads and resolves; every supporting
+    agency gets the Disposition too and may only add information.
+    """
 
     agency: AgencyCode
     admin: str = Field(min_length=1, max_length=100)
     note: str | None = Field(default=None, max_length=2000)
+    supporting: list[AgencyCode] = Field(default_factory=list, max_length=10)
+
+    @field_validator("supporting")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each supporting agency once")
+        return value
 
 
 class AgencyAction(StrEnum):
@@ -440,6 +520,10 @@ class AgencyAction(StrEnum):
     FOLLOW_UP = "follow_up"
     RESOLVE = "resolve"
     NOT_OUR_AUTHORITY = "not_our_authority"
+    #: Ask once for a later resolution date (``extend_until``, reason in ``message``).
+    REQUEST_EXTENSION = "request_extension"
+    #: A supporting agency (*koordinasi*) adds information for the lead (``message``).
+    ADD_INFORMATION = "add_information"
 
 
 class OpdRespond(_Command):
@@ -450,6 +534,8 @@ class OpdRespond(_Command):
     liaison: str = Field(min_length=1, max_length=100, description="the penghubung")
     message: str | None = Field(default=None, max_length=5000)
     suggested_agency: AgencyCode | None = None
+    #: For ``request_extension``: the new resolution date (the agency's local day).
+    extend_until: date | None = None
 
 
 class ReporterAction(StrEnum):
@@ -459,6 +545,8 @@ class ReporterAction(StrEnum):
     RATE = "rate"
     ACCEPT = "accept"
     REOPEN = "reopen"
+    #: Withdraw a report not yet resolved: closed ``withdrawn``, kept, the agency told.
+    WITHDRAW = "withdraw"
 
 
 class ReporterReply(_Command):
@@ -472,6 +560,14 @@ class ReporterReply(_Command):
     action: ReporterAction
     message: str | None = Field(default=None, max_length=5000)
     rating: int | None = Field(default=None, ge=1, le=5)
+
+
+class ExtensionDecide(_Command):
+    """``lapor.commands`` ``routing.extension``: the admin grants or refuses an extension."""
+
+    admin: str = Field(min_length=1, max_length=100)
+    grant: bool
+    note: str | None = Field(default=None, max_length=2000)
 
 
 # --- oversight ----------------------------------------------------------------------------

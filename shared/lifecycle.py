@@ -12,6 +12,7 @@ is the agency head; *anonim* hides the reporter's identity, *rahasia* hides the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -35,6 +36,8 @@ class Status(StrEnum):
 
 TERMINAL = frozenset({Status.CLOSED, Status.ARCHIVED})
 OPEN = frozenset(Status) - TERMINAL
+#: Open and not yet answered in full: what a reporter may still withdraw.
+PRE_RESOLUTION = OPEN - {Status.RESOLVED}
 
 
 class Actor(StrEnum):
@@ -70,6 +73,7 @@ class EscalationTarget(StrEnum):
     PIMPINAN = "pimpinan"  # level 1: the agency head, once the deadline has passed
     INSPEKTORAT = "inspektorat"  # level 2: the regional Inspectorate
     OMBUDSMAN = "ombudsman"  # level 3: the Ombudsman
+    PELAPOR = "pelapor"  # the reporter, reminded of their own deadline (a deferral)
 
 
 class ArchiveReason(StrEnum):
@@ -81,6 +85,15 @@ class ArchiveReason(StrEnum):
     PRIVATE_SECTOR = "private_sector"
     DUPLICATE = "duplicate"
     ABUSIVE = "abusive"
+    NO_REPLY = "no_reply"  # a deferred case the reporter did not complete in time (clock)
+
+
+class CloseReason(StrEnum):
+    """Why a case was closed."""
+
+    ACCEPTED = "accepted"  # the reporter accepted the final answer
+    NO_REPLY = "no_reply"  # no reply from the reporter after the final answer
+    WITHDRAWN = "withdrawn"  # the reporter withdrew the report before it was resolved
 
 
 @dataclass(frozen=True)
@@ -142,12 +155,35 @@ STEPS: dict[str, Step] = {
         _step("accept", {_S.RESOLVED}, _S.CLOSED, _A.REPORTER),
         _step("reopen", {_S.RESOLVED}, _S.DISPATCHED, _A.REPORTER),
         _step("auto_close", {_S.RESOLVED}, _S.CLOSED, _A.CLOCK),
+        # --- issue 12: every case has an owner and a clock ---
+        # The reporter let the deferral window pass: archived with reason ``no_reply``.
+        _step("expire_deferral", {_S.DEFERRED}, _S.ARCHIVED, _A.CLOCK),
+        # *perpanjangan*: the agency asks once for a later resolution date; the admin
+        # grants or refuses. None of them moves the case: only its deadline may move.
+        _step("request_extension", {_S.DISPATCHED, _S.IN_PROGRESS}, _S.IN_PROGRESS, _A.AGENCY),
+        _step("grant_extension", {_S.DISPATCHED, _S.IN_PROGRESS}, _S.IN_PROGRESS, _A.ADMIN),
+        _step("refuse_extension", {_S.DISPATCHED, _S.IN_PROGRESS}, _S.IN_PROGRESS, _A.ADMIN),
+        # *koordinasi*: the admin dispatches one case to a lead agency and supporting ones.
+        _step("coordinate", {_S.VERIFIED, _S.AWAITING_ROUTING}, _S.DISPATCHED, _A.ADMIN),
+        # A supporting agency adds what it knows; the lead sees it, the status stays.
+        _step("support", {_S.DISPATCHED, _S.IN_PROGRESS}, _S.IN_PROGRESS, _A.AGENCY),
+        # The reporter withdraws a case not yet answered in full; it is kept, closed.
+        _step("withdraw", set(PRE_RESOLUTION), _S.CLOSED, _A.REPORTER),
     )
 }
 
 # ``rate`` keeps a closed case closed and ``add_information`` keeps the status: the
 # target above is only a placeholder for them; see :func:`transition`.
-_STATUS_KEEPING_STEPS = frozenset({"rate", "add_information"})
+_STATUS_KEEPING_STEPS = frozenset(
+    {
+        "rate",
+        "add_information",
+        "request_extension",
+        "grant_extension",
+        "refuse_extension",
+        "support",
+    }
+)
 
 
 class LifecycleError(Exception):
@@ -221,3 +257,140 @@ def timeline_entry(
         for key, value in more.items()
         if value is not None and not (key == "note" and not value)
     }
+
+
+# --- issue 12: the rules around the new steps (pure; the handlers call them) ----------------
+
+
+class DeferralExpired(LifecycleError):
+    """The reporter's information came after the deferral window closed."""
+
+    def __init__(self, deadline: datetime, at: datetime) -> None:
+        super().__init__(f"the deferral window ended at {deadline.isoformat()}, reply at {at}")
+        self.deadline = deadline
+        self.at = at
+
+
+def check_reply_in_time(deferral_deadline: datetime | None, at: datetime) -> None:
+    """A deferred case is revived (step ``resume``) only by a reply within its window."""
+    if deferral_deadline is not None and at > deferral_deadline:
+        raise DeferralExpired(deferral_deadline, at)
+
+
+class ExtensionState(StrEnum):
+    """Where a case's one extension request (*perpanjangan*) stands."""
+
+    REQUESTED = "requested"
+    GRANTED = "granted"
+    REFUSED = "refused"
+
+
+class ExtensionRefused(LifecycleError):
+    """An extension request or decision that cannot be taken, with a reason code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+def check_can_request_extension(
+    existing: Mapping[str, Any] | None,
+    current_deadline: datetime,
+    requested_until: datetime,
+    cap: datetime,
+    reason: str | None,
+) -> None:
+    """An agency may ask once per case, with a reason, for a later date within the cap.
+
+    ``existing`` is the case's stored ``extension`` (None: never asked); ``cap`` the latest
+    date the policy allows (:meth:`shared.sla.SlaPolicy.extension_cap`).
+    """
+    if existing:
+        raise ExtensionRefused(
+            "extension_already_requested",
+            f"this case already had an extension request ({existing.get('state')})",
+        )
+    if not (reason or "").strip():
+        raise ExtensionRefused("reason_required", "an extension request needs a reason")
+    if requested_until <= current_deadline:
+        raise ExtensionRefused(
+            "not_later", "the requested date is not after the current resolution deadline"
+        )
+    if requested_until > cap:
+        raise ExtensionRefused(
+            "beyond_cap", f"the requested date is after the latest allowed ({cap.isoformat()})"
+        )
+
+
+def check_can_decide_extension(existing: Mapping[str, Any] | None) -> None:
+    """The admin grants or refuses a request that is waiting, once."""
+    state = (existing or {}).get("state")
+    if state != ExtensionState.REQUESTED:
+        raise ExtensionRefused(
+            "no_pending_request",
+            "there is no extension request waiting"
+            + (f" (it was {state})" if state else " for this case"),
+        )
+
+
+class AgencyRole(StrEnum):
+    """An agency's part in a case (*koordinasi*: one lead, any supporting)."""
+
+    LEAD = "lead"  # the agency the case is dispatched to; it answers and resolves
+    SUPPORTING = "supporting"  # adds information the lead sees; never resolves
+
+
+class NotHolding(LifecycleError):
+    """The agency has no part in the case, or not the part the step needs."""
+
+    def __init__(self, agency: str, step: str, role: AgencyRole | None) -> None:
+        part = f"is a {role} agency" if role else "has no part in the case"
+        super().__init__(f"agency {agency!r} {part}: it may not take step {step!r}")
+        self.agency = agency
+        self.step = step
+        self.role = role
+
+
+#: What each part may do: the lead everything an agency may, a supporting agency only add.
+_AGENCY_STEPS_OF_ROLE = {
+    AgencyRole.LEAD: frozenset(
+        {
+            "acknowledge",
+            "follow_up",
+            "resolve",
+            "forward",
+            "return_to_admin",
+            "request_extension",
+            "support",
+        }
+    ),
+    AgencyRole.SUPPORTING: frozenset({"support"}),
+}
+
+
+def check_koordinasi(lead: str, supporting: Iterable[str]) -> frozenset[str]:
+    """The supporting agencies of a *koordinasi* dispatch, checked: some, none the lead."""
+    others = frozenset(supporting)
+    if not others:
+        raise LifecycleError("a koordinasi dispatch needs at least one supporting agency")
+    if lead in others:
+        raise LifecycleError(f"the lead agency {lead!r} cannot also be a supporting agency")
+    return others
+
+
+def agency_role(agency: str, lead: str | None, supporting: Iterable[str] = ()) -> AgencyRole | None:
+    """The part ``agency`` has in a case whose lead is ``lead`` (None: none)."""
+    if agency == lead:
+        return AgencyRole.LEAD
+    return AgencyRole.SUPPORTING if agency in frozenset(supporting) else None
+
+
+def check_agency_step(
+    step_name: str, agency: str, lead: str | None, supporting: Iterable[str] = ()
+) -> AgencyRole:
+    """The agency's role, if it may take ``step_name``: only the lead resolves."""
+    role = agency_role(agency, lead, supporting)
+    if role is None or step_name not in _AGENCY_STEPS_OF_ROLE[role]:
+        raise NotHolding(agency, step_name, role)
+    return role

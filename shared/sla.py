@@ -56,6 +56,14 @@ class SlaPolicy(BaseModel):
     reminder_days_before: NonNegativeInt = 1  # 0 reminds at the start of the deadline's day
     inspectorate_after_days: PositiveInt = 3  # from level 1 (the deadline) to level 2
     ombudsman_after_days: PositiveInt = 5  # from level 2 to level 3
+    # --- issue 12: every case has an owner and a clock ---
+    deferral_days: PositiveInt = 10  # the reporter's window to add what the admin asked
+    admin_desk_days: PositiveInt = 1  # the admin re-disposes a case handed back or unplaced
+    #: 0: the admin desk is reminded at the start of its deadline's day.
+    admin_desk_reminder_days_before: NonNegativeInt = 0
+    #: How far past the resolution deadline an extension (*perpanjangan*) may go; None: the
+    #: severity's resolution days again.
+    extension_max_days: PositiveInt | None = None
 
     @field_validator("resolution_days")
     @classmethod
@@ -99,17 +107,26 @@ class SlaPolicy(BaseModel):
         return reply_deadline + TICK
 
     def reminder_at(
-        self, calendar: WorkingCalendar, deadline: dt.datetime, tz: str | None = None
+        self,
+        calendar: WorkingCalendar,
+        deadline: dt.datetime,
+        tz: str | None = None,
+        days_before: int | None = None,
     ) -> dt.datetime:
         """The start of the working day ``reminder_days_before`` before the deadline's day.
 
         For a short deadline this may precede the event itself; the reminder is then due
-        at once.
+        at once. ``days_before`` overrides the policy's count (the admin desk has its own).
         """
-        return calendar.working_days_before(deadline, self.reminder_days_before, tz)
+        before = self.reminder_days_before if days_before is None else days_before
+        return calendar.working_days_before(deadline, before, tz)
 
     def escalation_ladder(
-        self, calendar: WorkingCalendar, deadline: dt.datetime, tz: str | None = None
+        self,
+        calendar: WorkingCalendar,
+        deadline: dt.datetime,
+        tz: str | None = None,
+        reminder_days_before: int | None = None,
     ) -> list[LadderStep]:
         """The four escalation steps of a deadline, lowest level first."""
         require_aware(deadline, "deadline")
@@ -118,8 +135,49 @@ class SlaPolicy(BaseModel):
         inspectorate_end = calendar.deadline_after(deadline, self.inspectorate_after_days, tz)
         ombudsman_end = calendar.deadline_after(inspectorate_end, self.ombudsman_after_days, tz)
         return [
-            LadderStep(0, EscalationTarget.PENGHUBUNG, self.reminder_at(calendar, deadline, tz)),
+            LadderStep(
+                0,
+                EscalationTarget.PENGHUBUNG,
+                self.reminder_at(calendar, deadline, tz, reminder_days_before),
+            ),
             LadderStep(1, EscalationTarget.PIMPINAN, deadline.astimezone(dt.UTC) + TICK),
             LadderStep(2, EscalationTarget.INSPEKTORAT, inspectorate_end + TICK),
             LadderStep(3, EscalationTarget.OMBUDSMAN, ombudsman_end + TICK),
         ]
+
+    # --- issue 12: deferral, admin desk, extension ----------------------------------------
+
+    def deferral_deadline(self, calendar: WorkingCalendar, deferred_at: dt.datetime) -> dt.datetime:
+        """The last instant the reporter may add information to a deferred case."""
+        require_aware(deferred_at, "deferred_at")
+        return calendar.deadline_after(deferred_at, self.deferral_days)
+
+    def deferral_reminder_at(self, calendar: WorkingCalendar, deadline: dt.datetime) -> dt.datetime:
+        """Half-way: the start of the working day after half the window has passed."""
+        days = self.deferral_days
+        return calendar.working_days_before(deadline, days - days // 2 - 1)
+
+    def admin_desk_deadline(
+        self, calendar: WorkingCalendar, returned_at: dt.datetime
+    ) -> dt.datetime:
+        """When the admin desk must have disposed a case handed back or not placed."""
+        require_aware(returned_at, "returned_at")
+        return calendar.deadline_after(returned_at, self.admin_desk_days)
+
+    def extension_cap(
+        self,
+        calendar: WorkingCalendar,
+        resolution_deadline: dt.datetime,
+        severity: Severity,
+        tz: str | None = None,
+    ) -> dt.datetime:
+        """The latest resolution deadline an extension may grant."""
+        require_aware(resolution_deadline, "resolution_deadline")
+        days = self.extension_max_days or self.resolution_days[severity]
+        return calendar.deadline_after(resolution_deadline, days, tz)
+
+    def extended_deadline(
+        self, calendar: WorkingCalendar, until: dt.date, tz: str | None = None
+    ) -> dt.datetime:
+        """The resolution deadline an extension to ``until`` sets: the end of that day."""
+        return calendar.end_of_day(until, tz)

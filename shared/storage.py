@@ -64,10 +64,26 @@ def resolve_mongo_url(url: str) -> str:
     return _in_process_stand_in() if url.startswith(MEMORY_URL) else url
 
 
-def mongo_client(settings: LaporSettings, app_name: str = "lapor") -> AsyncMongoClient[Document]:
-    """A client for the configured server (timezone-aware datetimes)."""
+def mongo_client(
+    settings: LaporSettings,
+    app_name: str = "lapor",
+    server_selection_timeout_ms: int | None = None,
+) -> AsyncMongoClient[Document]:
+    """A client for the configured server (timezone-aware datetimes).
+
+    ``server_selection_timeout_ms``: how long an operation waits for a server before failing
+    (None: the driver's 30 s; a command at a terminal wants an answer in seconds).
+    """
     url = resolve_mongo_url(settings.mongo_url.get_secret_value())
-    return AsyncMongoClient(url, tz_aware=True, appname=app_name)
+    if server_selection_timeout_ms is None:
+        return AsyncMongoClient(url, tz_aware=True, appname=app_name)
+    return AsyncMongoClient(
+        url,
+        tz_aware=True,
+        appname=app_name,
+        serverSelectionTimeoutMS=server_selection_timeout_ms,
+        connectTimeoutMS=server_selection_timeout_ms,
+    )
 
 
 class Store:
@@ -81,9 +97,15 @@ class Store:
         self.agencies: AsyncCollection[Document] = self.db[AGENCIES]
 
     @classmethod
-    def from_settings(cls, settings: LaporSettings, app_name: str = "lapor") -> Store:
+    def from_settings(
+        cls,
+        settings: LaporSettings,
+        app_name: str = "lapor",
+        server_selection_timeout_ms: int | None = None,
+    ) -> Store:
         """A store on the configured server and database."""
-        return cls(mongo_client(settings, app_name), settings.mongo_db)
+        client = mongo_client(settings, app_name, server_selection_timeout_ms)
+        return cls(client, settings.mongo_db)
 
     async def ensure_indexes(self) -> None:
         """Create the indexes every query of the services relies on (idempotent)."""

@@ -59,16 +59,32 @@ ROUTING_COMMANDS = _q(
     (COMMANDS, "routing.dispose"),
     (COMMANDS, "opd.respond"),
     (COMMANDS, "reporter.reply"),
+    (COMMANDS, "routing.extension"),
 )
 ESCALATION_EVENTS = _q("escalation.events", (EVENTS, "complaint.#"))
 # What people read: the admin's desk and the operators' view of refused input.
 ADMIN_REVIEW = _q(
-    "admin.review", (EVENTS, "complaint.needs_review"), (EVENTS, "complaint.needs_routing")
+    "admin.review",
+    (EVENTS, "complaint.needs_review"),
+    (EVENTS, "complaint.needs_routing"),
+    # Issue 12: an agency's extension request waits for the admin's grant or refusal.
+    (EVENTS, "complaint.extension_requested"),
 )
 ADMIN_REJECTED = _q("admin.rejected", (EVENTS, "intake.rejected"))
-OVERSIGHT_QUEUES = tuple(
-    _q(f"oversight.{target}", (OVERSIGHT, f"{target}.#"))
-    for target in ("penghubung", "pimpinan", "inspektorat", "ombudsman")
+# Reminders go to the one who must act (issue 12): each agency's liaison (*penghubung*)
+# reads its own queue ``penghubung.<code>`` (see :func:`liaison_queue`); the shared
+# ``oversight.penghubung`` keeps only the central admin desk's own reminders.
+OVERSIGHT_QUEUES = (
+    _q("oversight.penghubung", (OVERSIGHT, "penghubung.admin")),
+    *(
+        _q(f"oversight.{target}", (OVERSIGHT, f"{target}.#"))
+        for target in ("pimpinan", "inspektorat", "ombudsman")
+    ),
+)
+#: Bindings earlier versions declared and this one removes where it declares the topology:
+#: ``penghubung.#`` put every agency's reminders into one shared queue.
+OBSOLETE_BINDINGS: tuple[tuple[str, str, str], ...] = (
+    ("oversight.penghubung", OVERSIGHT, "penghubung.#"),
 )
 DEAD_LETTER_QUEUE = QueueSpec(DEAD_LETTERS, ((DLX, "#"),), dead_letter=False)
 
@@ -90,6 +106,16 @@ QUEUES: tuple[QueueSpec, ...] = (
 def agency_queue(agency_code: str) -> QueueSpec:
     """An agency's own queue, ``opd.<code>``; declared when the agency is registered."""
     return _q(f"opd.{agency_code}", (OPD, f"opd.{agency_code}"))
+
+
+def liaison_queue(agency_code: str) -> QueueSpec:
+    """An agency liaison's own reminder queue, ``penghubung.<code>`` on ``lapor.oversight``."""
+    return _q(f"penghubung.{agency_code}", (OVERSIGHT, f"penghubung.{agency_code}"))
+
+
+def agency_queues(agency_code: str) -> tuple[QueueSpec, QueueSpec]:
+    """Every queue of one agency: its dispositions and its liaison's reminders."""
+    return agency_queue(agency_code), liaison_queue(agency_code)
 
 
 def queue_arguments(spec: QueueSpec, delivery_limit: int) -> dict[str, Any]:
@@ -120,6 +146,10 @@ async def declare(channel: AbstractChannel, delivery_limit: int) -> None:
         await channel.declare_exchange(name, ExchangeType.TOPIC, durable=True)
     for spec in QUEUES:
         await declare_queue(channel, spec, delivery_limit)
+    for queue_name, exchange_name, key in OBSOLETE_BINDINGS:
+        # Unbinding what is not bound is a no-op for RabbitMQ: safe on every start.
+        queue = await channel.get_queue(queue_name, ensure=False)
+        await queue.unbind(exchange_name, routing_key=key)
 
 
 async def declare_at(

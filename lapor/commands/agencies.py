@@ -31,8 +31,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 async def _load_into_store(file: Path) -> int:
-    from pymongo.errors import PyMongoError
-
+    from lapor.errors import CLI_MONGO_TIMEOUT_MS
     from services.routing.registry import (
         RegistryError,
         declare_agency_queues,
@@ -48,7 +47,9 @@ async def _load_into_store(file: Path) -> int:
     except RegistryError as error:
         return _problems(error)
     settings = LaporSettings()
-    store = Store.from_settings(settings, app_name="lapor-cli")
+    store = Store.from_settings(
+        settings, app_name="lapor-cli", server_selection_timeout_ms=CLI_MONGO_TIMEOUT_MS
+    )
     try:
         await store.ensure_indexes()
         report = await save_registry(store, registry, SystemClock().now())
@@ -57,14 +58,13 @@ async def _load_into_store(file: Path) -> int:
             settings.delivery_limit,
             [a.code for a in registry.agencies],
         )
-    except (PyMongoError, OSError) as error:
-        sys.stderr.write(f"cannot load the registry: {type(error).__name__}: {error}\n")
-        return 1
     finally:
+        # A server that cannot be reached is said in one line by ``lapor.cli``.
         await store.close()
     sys.stdout.write(
         f"{file}: {len(report.created)} agencies added, {len(report.updated)} updated, "
-        f"{len(report.deactivated)} marked inactive; queues opd.<code> declared\n"
+        f"{len(report.deactivated)} marked inactive; queues opd.<code> and "
+        "penghubung.<code> declared\n"
     )
     for code in report.deactivated:
         sys.stdout.write(f"  inactive: {code}\n")
@@ -83,11 +83,14 @@ def _load(args: argparse.Namespace) -> int:
 
 
 async def _print_list(include_inactive: bool) -> int:
+    from lapor.errors import CLI_MONGO_TIMEOUT_MS
     from services.routing.registry import all_agencies
     from shared.settings import LaporSettings
     from shared.storage import Store
 
-    store = Store.from_settings(LaporSettings(), app_name="lapor-cli")
+    store = Store.from_settings(
+        LaporSettings(), app_name="lapor-cli", server_selection_timeout_ms=CLI_MONGO_TIMEOUT_MS
+    )
     try:
         records = await all_agencies(store)
     finally:

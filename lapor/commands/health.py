@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from lapor.errors import one_line, scrub
 from shared.settings import LaporSettings
 
 DEFAULT_TIMEOUT = 5.0
@@ -67,7 +68,7 @@ async def _timed(
     except TimeoutError:
         outcome, ok = f"no answer within {timeout:g}s", False
     except Exception as exc:
-        outcome, ok = f"{type(exc).__name__}: {exc}", False
+        outcome, ok = scrub(f"{type(exc).__name__}: {exc}"), False
     else:
         outcome, ok = "ok", True
     elapsed = time.monotonic() - started
@@ -110,7 +111,8 @@ def _health(args: argparse.Namespace) -> int:
     try:
         settings = LaporSettings()
     except Exception as exc:  # a bad setting is an unhealthy container, said plainly
-        sys.stdout.write(f"settings: {type(exc).__name__}: {exc}\n")
+        # ``one_line`` names the setting and why, never the value (it may be a secret).
+        sys.stdout.write(f"settings: {one_line(exc)}\n")
         return 1
     healthy = asyncio.run(run_checks(settings, args.timeout, args.only))
     return 0 if healthy else 1

@@ -13,7 +13,7 @@ from shared.dates import tanggal_jam
 from shared.lifecycle import Status
 
 if TYPE_CHECKING:
-    from services.escalation.recap import AgencyRecap, Recap
+    from services.escalation.recap import AgencyRecap, Recap, StepTime
 
 
 #: Status names as leaders read them.
@@ -38,18 +38,40 @@ HEADERS = (
     "Terlambat",
     "Median jawaban pertama",
     "Tepat waktu",
+    "Diteruskan",
+    "Diperpanjang",
 )
+
+#: The steps of a case as leaders read them (see ``services.escalation.recap.STEP_NAMES``).
+STEP_LABELS = {
+    "verification": "verifikasi",
+    "disposition": "disposisi",
+    "first_answer": "jawaban pertama",
+    "resolution": "penyelesaian",
+}
 
 LEGEND = (
     ("Diterima", "laporan yang didisposisikan ke instansi (baris admin: belum didisposisikan)"),
     ("Diproses", "belum selesai"),
-    ("Selesai", "sudah dijawab tuntas (selesai atau ditutup)"),
+    ("Selesai", "sudah dijawab tuntas (selesai atau ditutup; laporan yang ditarik pelapor tidak)"),
     ("Terlambat", "batas waktu yang sedang berjalan sudah lewat"),
     ("Median jawaban pertama", "dari disposisi sampai jawaban pertama instansi"),
     (
         "Tepat waktu",
         "dijawab paling lambat batas tindak lanjut, dari laporan yang sudah dijawab "
         "atau sudah lewat batasnya",
+    ),
+    (
+        "Diteruskan",
+        "laporan yang pernah dipegang instansi lalu dialihkan (bukan kewenangannya); tetap "
+        "dihitung di kolom Diterima instansi itu",
+    ),
+    ("Diperpanjang", "laporan dengan perpanjangan batas penyelesaian yang disetujui admin"),
+    (
+        "Waktu per tahap",
+        "median dari diterima sampai diverifikasi, dari verifikasi sampai disposisi, dari "
+        "disposisi sampai jawaban pertama dan sampai penyelesaian, per instansi untuk "
+        "gilirannya sendiri",
     ),
 )
 
@@ -89,7 +111,30 @@ def _cells(row: AgencyRecap) -> list[str]:
         str(row.overdue),
         _first_answer(row),
         _sla(row),
+        str(row.forwarded),
+        str(row.extended),
     ]
+
+
+def _duration(time: StepTime | None) -> str | None:
+    if time is None or not time.count or time.median_days is None:
+        return None
+    hours = _number(time.median_hours or 0.0)
+    return f"{_number(time.median_days)} hari kerja ({hours} jam)"
+
+
+def _times(row: AgencyRecap) -> str:
+    """The row's step times, the time it held its cases and took to hand them on."""
+    parts = [
+        f"{STEP_LABELS[name]} {text}"
+        for name, time in row.steps.items()
+        if (text := _duration(time)) is not None
+    ]
+    if row.agency is not None and (held := _duration(row.held)) is not None:
+        parts.append(f"lama memegang {held}")
+    if (forward := _duration(row.to_forward)) is not None:
+        parts.append(f"meneruskan {forward}")
+    return ", ".join(parts) or "-"
 
 
 def _when(moment: dt.datetime, tz: str) -> str:
@@ -115,7 +160,13 @@ def render(recap: Recap, tz: str) -> str:
     lines += [line(table[-1]), "", "Rincian status:"]
     for row in rows:
         detail = ", ".join(f"{STATUS_NAMES[s]} {n}" for s, n in row.by_status.items())
+        if row.withdrawn:
+            detail += f"; ditarik pelapor {row.withdrawn}"
+        if row.returned_late:
+            detail += f"; dikembalikan ke admin dan terlambat {row.returned_late}"
         lines.append(f"  {_name(row)}: {detail or '-'}")
+    lines += ["", "Waktu per tahap (median):"]
+    lines += [f"  {_name(row)}: {_times(row)}" for row in rows]
     lines += ["", "Keterangan:"]
     lines += [f"  {term}: {meaning}" for term, meaning in LEGEND]
     lines.append("")
@@ -133,13 +184,16 @@ def _instant(text: str) -> dt.datetime:
 
 
 async def _load(at: dt.datetime | None) -> tuple[Recap, str]:
+    from lapor.errors import CLI_MONGO_TIMEOUT_MS
     from services.escalation.recap import agency_recap
     from shared.clock import SystemClock
     from shared.settings import LaporSettings
     from shared.storage import Store
 
     settings = LaporSettings()
-    store = Store.from_settings(settings, app_name="lapor-recap")
+    store = Store.from_settings(
+        settings, app_name="lapor-recap", server_selection_timeout_ms=CLI_MONGO_TIMEOUT_MS
+    )
     try:
         recap = await agency_recap(store, settings.working_calendar(), at or SystemClock().now())
     finally:
@@ -148,13 +202,8 @@ async def _load(at: dt.datetime | None) -> tuple[Recap, str]:
 
 
 def _recap(args: argparse.Namespace) -> int:
-    from pymongo.errors import PyMongoError
-
-    try:
-        recap, tz = asyncio.run(_load(args.at))
-    except PyMongoError as exc:
-        sys.stderr.write(f"lapor recap: cannot read the database: {exc}\n")
-        return 1
+    # A database that cannot be reached is said in one line by ``lapor.cli``.
+    recap, tz = asyncio.run(_load(args.at))
     if args.json:
         sys.stdout.write(json.dumps(recap.to_dict(), ensure_ascii=False, indent=2) + "\n")
     else:

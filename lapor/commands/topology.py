@@ -13,6 +13,7 @@ import asyncio
 import sys
 from typing import Any
 
+from lapor.errors import explain, scrub
 from shared import topology
 from shared.settings import LaporSettings
 
@@ -24,12 +25,15 @@ def _declare(_: argparse.Namespace) -> int:
             topology.declare_at(settings.amqp_url.get_secret_value(), settings.delivery_limit)
         )
     except Exception as exc:  # the operator needs the broker's own words, not a trace
-        sys.stderr.write(f"cannot declare the topology: {type(exc).__name__}: {exc}\n")
+        # A broker that cannot be reached is said as every command says it; anything else
+        # (e.g. a queue declared earlier with other arguments) in the broker's own words.
+        line = explain(exc) or scrub(f"{type(exc).__name__}: {exc}")
+        sys.stderr.write(f"lapor topology: cannot declare the topology: {line}\n")
         return 1
     sys.stdout.write(
         f"declared {len(topology.EXCHANGES)} exchanges and {len(topology.QUEUES)} queues "
-        f"(delivery limit {settings.delivery_limit}); agency queues opd.<code> are declared "
-        "by `lapor agencies load` and by routing\n"
+        f"(delivery limit {settings.delivery_limit}); agency queues opd.<code> and "
+        "penghubung.<code> are declared by `lapor agencies load` and by routing\n"
     )
     return 0
 

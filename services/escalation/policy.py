@@ -7,9 +7,12 @@ from the order events arrived in):
 status                        live deadline
 ============================  =====================================================
 received, needs_review        ``deadlines.verification`` (the central admin's)
-awaiting_routing              ``deadlines.verification`` while the case was never
+awaiting_routing              ``deadlines.admin_desk`` when set (issue 12: a case
+                              handed back or not placed; the admin desk's ladder,
+                              keyed ``<target>.admin``); else
+                              ``deadlines.verification`` while the case was never
                               dispatched (the admin's 3 working days cover verifying
-                              *and* disposing); none once an agency handed it back
+                              *and* disposing); else none
 dispatched                    ``deadlines.follow_up``, unless ``first_answer_at`` is
                               later than it (answered late, then back with the
                               agency): ``deadlines.resolution``. A forward or a
@@ -18,7 +21,9 @@ dispatched                    ``deadlines.follow_up``, unless ``first_answer_at`
 in_progress                   ``deadlines.resolution``
 resolved                      ``deadlines.auto_close``, the instant the case closes
                               itself (``SlaPolicy.auto_close_at``); no ladder
-deferred                      none: the reporter's turn, not the government's
+deferred                      ``deadlines.deferral`` (issue 12): the reporter's
+                              window; a reminder *to the reporter* half-way, then
+                              the case expires (archived ``no_reply``); no ladder
 verified                      none: routing's automatic step, not a person's duty
 closed, archived              none
 ============================  =====================================================
@@ -29,6 +34,12 @@ level 0 reminds the liaison (*penghubung*) before it, level 1 tells the agency h
 Ombudsman after further working days. For the verification deadline the chain is the
 central admin's own (its desk, the head of the office running LAPOR, the regional
 Inspectorate, the Ombudsman); oversight notices for it are keyed ``<target>.admin``.
+
+An extension (*perpanjangan*) needs no rule of its own: granting one replaces
+``deadlines.resolution`` with the granted day's end (``SlaPolicy.extended_deadline``), so
+the ladder of the new date has new keys and escalation moves exactly to it. In a
+*koordinasi* case ``agency`` is the lead: every agency step watches the lead only; the
+supporting agencies (``supporting_agencies``) are never reminded or escalated.
 
 Every step has a key ``<kind>:<deadline>:L<level>``. A case keeps the keys of the steps
 already fired, so a step fires once; a new live deadline has new keys, so the unfired
@@ -43,7 +54,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from shared.calendar import WorkingCalendar
+from shared.calendar import TICK, WorkingCalendar
 from shared.lifecycle import EscalationTarget, Status
 from shared.sla import SlaPolicy
 
@@ -57,7 +68,15 @@ class DeadlineKind(StrEnum):
     FOLLOW_UP = "follow_up"
     RESOLUTION = "resolution"
     AUTO_CLOSE = "auto_close"
+    DEFERRAL = "deferral"  # the reporter's window to add information (issue 12)
+    ADMIN_DESK = "admin_desk"  # the admin re-disposes a returned / unplaced case (issue 12)
 
+
+#: Deadlines of the central admin or the reporter: no agency owns them, days in the
+#: calendar's own zone.
+_ADMIN_OR_REPORTER = frozenset(
+    {DeadlineKind.VERIFICATION, DeadlineKind.ADMIN_DESK, DeadlineKind.DEFERRAL}
+)
 
 #: The stored fields the rules read; an update made on a reading of them is guarded by them.
 POLICY_FIELDS = (
@@ -92,6 +111,10 @@ class CaseClock:
     dispatched_at: dt.datetime | None = None
     first_answer_at: dt.datetime | None = None
     fired: frozenset[str] = frozenset()
+    #: *koordinasi*: the agencies supporting the lead (``agency``); never watched.
+    supporting: frozenset[str] = frozenset()
+    #: The case's one extension request, if any: ``requested``, ``granted`` or ``refused``.
+    extension_state: str | None = None
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> CaseClock:
@@ -115,6 +138,8 @@ class CaseClock:
             dispatched_at=doc.get("dispatched_at"),
             first_answer_at=doc.get("first_answer_at"),
             fired=frozenset(escalation.get("fired") or ()),
+            supporting=frozenset(doc.get("supporting_agencies") or ()),
+            extension_state=(doc.get("extension") or {}).get("state"),
         )
 
 
@@ -161,6 +186,8 @@ class Plan:
 
     live: LiveDeadline | None
     pending: tuple[Rung, ...] = ()
+    #: When the case expires by itself (a deferral archived ``no_reply``); None: never.
+    expires_at: dt.datetime | None = None
 
     @property
     def closes_itself(self) -> bool:
@@ -174,7 +201,14 @@ class Plan:
             return None
         if self.closes_itself:
             return self.live.at
-        return min((rung.due_at for rung in self.pending), default=None)
+        times = [rung.due_at for rung in self.pending]
+        if self.expires_at is not None:
+            times.append(self.expires_at)
+        return min(times, default=None)
+
+    def expiry_due(self, now: dt.datetime) -> bool:
+        """Whether the case should expire at ``now`` (a deferral left unanswered)."""
+        return self.expires_at is not None and now >= self.expires_at
 
     def due(self, now: dt.datetime) -> list[Rung]:
         """The unfired steps due at ``now``, lowest level first."""
@@ -199,7 +233,7 @@ def live_deadline(case: CaseClock) -> LiveDeadline | None:
     kind = _live_kind(case)
     if kind is None or kind not in case.deadlines:
         return None
-    tz = None if kind is DeadlineKind.VERIFICATION else case.agency_tz
+    tz = None if kind in _ADMIN_OR_REPORTER else case.agency_tz
     return LiveDeadline(kind, case.deadlines[kind], tz)
 
 
@@ -207,8 +241,12 @@ def _live_kind(case: CaseClock) -> DeadlineKind | None:
     match case.status:
         case Status.RECEIVED | Status.NEEDS_REVIEW:
             return DeadlineKind.VERIFICATION
+        case Status.AWAITING_ROUTING if DeadlineKind.ADMIN_DESK in case.deadlines:
+            return DeadlineKind.ADMIN_DESK
         case Status.AWAITING_ROUTING if case.dispatched_at is None:
             return DeadlineKind.VERIFICATION
+        case Status.DEFERRED:
+            return DeadlineKind.DEFERRAL
         case Status.DISPATCHED:
             follow_up = case.deadlines.get(DeadlineKind.FOLLOW_UP)
             answer = case.first_answer_at
@@ -226,6 +264,19 @@ def ladder(sla: SlaPolicy, calendar: WorkingCalendar, live: LiveDeadline) -> lis
     """Every escalation step of a live deadline, lowest level first (none for auto_close)."""
     if live.kind is DeadlineKind.AUTO_CLOSE:
         return []
+    if live.kind is DeadlineKind.DEFERRAL:
+        # The reporter's turn: one reminder to them, half-way; the expiry is not a rung.
+        due = sla.deferral_reminder_at(calendar, live.at)
+        key = step_key(live.kind, live.at, 0)
+        return [Rung(key, 0, EscalationTarget.PELAPOR, due, live)]
+    if live.kind is DeadlineKind.ADMIN_DESK:
+        steps = sla.escalation_ladder(
+            calendar, live.at, None, reminder_days_before=sla.admin_desk_reminder_days_before
+        )
+        return [
+            Rung(step_key(live.kind, live.at, s.level), s.level, s.target, s.due_at, live)
+            for s in steps
+        ]
     return [
         Rung(step_key(live.kind, live.at, s.level), s.level, s.target, s.due_at, live)
         for s in sla.escalation_ladder(calendar, live.at, live.tz)
@@ -238,7 +289,8 @@ def plan(sla: SlaPolicy, calendar: WorkingCalendar, case: CaseClock) -> Plan:
     if live is None:
         return Plan(None)
     pending = tuple(r for r in ladder(sla, calendar, live) if r.key not in case.fired)
-    return Plan(live, pending)
+    expires_at = live.at + TICK if live.kind is DeadlineKind.DEFERRAL else None
+    return Plan(live, pending, expires_at)
 
 
 def oversight_routing_key(target: EscalationTarget, agency: str | None) -> str:
@@ -247,5 +299,11 @@ def oversight_routing_key(target: EscalationTarget, agency: str | None) -> str:
 
 
 def responsible_agency(case: CaseClock, live: LiveDeadline) -> str | None:
-    """The agency a step is about: none for the central admin's verification deadline."""
-    return None if live.kind is DeadlineKind.VERIFICATION else case.agency
+    """The agency a step is about: the lead in *koordinasi*; none for the admin's or the
+    reporter's own deadlines (verification, admin desk, deferral)."""
+    return None if live.kind in _ADMIN_OR_REPORTER else case.agency
+
+
+def notifies_oversight(rung: Rung) -> bool:
+    """Whether a step sends an oversight notice; the reporter's reminder goes to them only."""
+    return rung.target is not EscalationTarget.PELAPOR

@@ -14,17 +14,19 @@ from shared.contract import (
     ComplaintDeferred,
     ComplaintDispatched,
     ComplaintEvent,
+    ComplaintExtensionGranted,
     ComplaintFollowedUp,
     ComplaintForwarded,
     ComplaintInformationAdded,
     ComplaintRated,
     ComplaintReceived,
+    ComplaintReminder,
     ComplaintReopened,
     ComplaintResolved,
     ComplaintVerified,
 )
 from shared.dates import tanggal
-from shared.lifecycle import ArchiveReason
+from shared.lifecycle import ArchiveReason, EscalationTarget
 
 __all__ = ["notice_for", "tanggal"]
 
@@ -42,6 +44,9 @@ _ARCHIVE_TEXT = {
         "laporan tersebut"
     ),
     ArchiveReason.ABUSIVE: "memuat kata-kata yang tidak pantas atau bukan laporan",
+    ArchiveReason.NO_REPLY: (
+        "informasi tambahan yang kami minta tidak kami terima dalam batas waktunya"
+    ),
 }
 
 
@@ -61,10 +66,27 @@ def notice_for(event: ComplaintEvent, tz: str = DEFAULT_TZ) -> str | None:
                 f"Laporan {tid} telah diverifikasi dan akan diteruskan kepada instansi yang "
                 "berwenang."
             )
+        case ComplaintDeferred() if event.deferral_deadline is not None:
+            return (
+                f"Laporan {tid} memerlukan informasi tambahan.{extra} Balas pesan ini untuk "
+                f"melengkapinya paling lambat {tanggal(event.deferral_deadline, tz)}; tanpa "
+                "balasan, laporan akan diarsipkan."
+            )
         case ComplaintDeferred():
             return (
                 f"Laporan {tid} memerlukan informasi tambahan.{extra} Balas pesan ini untuk "
                 "melengkapinya."
+            )
+        case ComplaintReminder() if event.target is EscalationTarget.PELAPOR:
+            return (
+                f"Pengingat: laporan {tid} masih menunggu informasi tambahan dari Anda. Balas "
+                f"pesan ini paling lambat {tanggal(event.deadline, tz)}; tanpa balasan, "
+                "laporan akan diarsipkan."
+            )
+        case ComplaintExtensionGranted():
+            return (
+                f"Penyelesaian laporan {tid} memerlukan waktu lebih lama; batas waktunya "
+                f"diperpanjang hingga {tanggal(event.resolution_deadline, tz)}."
             )
         case ComplaintArchived():
             why = _ARCHIVE_TEXT[event.reason]
@@ -94,6 +116,11 @@ def notice_for(event: ComplaintEvent, tz: str = DEFAULT_TZ) -> str | None:
             return f"Terima kasih atas penilaian Anda ({event.rating}/5) untuk laporan {tid}."
         case ComplaintClosed() if event.reason == "accepted":
             return f"Laporan {tid} telah ditutup. Terima kasih atas partisipasi Anda."
+        case ComplaintClosed() if event.reason == "withdrawn":
+            return (
+                f"Laporan {tid} telah Anda tarik dan kami tutup. Laporan tetap tersimpan; "
+                "terima kasih atas partisipasi Anda."
+            )
         case ComplaintClosed():
             return (
                 f"Laporan {tid} ditutup otomatis karena tidak ada tanggapan dari Anda setelah "

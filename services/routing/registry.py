@@ -319,11 +319,10 @@ async def all_agencies(store: Store) -> list[AgencyRecord]:
 async def declare_agency_queues(
     amqp_url: str, delivery_limit: int, codes: Iterable[str], *, whole: bool = True
 ) -> None:
-    """Declare each agency's durable quorum queue ``opd.<code>`` (and, if ``whole``, the
-    rest of the topology first)."""
-    await topology.declare_at(
-        amqp_url, delivery_limit, *(topology.agency_queue(code) for code in codes), whole=whole
-    )
+    """Declare each agency's durable quorum queues ``opd.<code>`` and ``penghubung.<code>``
+    (and, if ``whole``, the rest of the topology first)."""
+    specs = [spec for code in codes for spec in topology.agency_queues(code)]
+    await topology.declare_at(amqp_url, delivery_limit, *specs, whole=whole)
 
 
 class AgencyQueues:

@@ -24,8 +24,10 @@ module suggests its category and severity from keyword rules and decides, in thi
    - ``kind_needs_review``: the kind is not in ``auto_verify_kinds`` (by default an
      information request, *permintaan informasi*, goes to the admin, who knows which
      PPID — the information officer — must answer it);
-   - ``anonymous``: an *anonim* report (``review_anonymous``, on by default): the admin
-     confirms the flag and that the report can be handled without asking the reporter;
+   - ``anonymous``: an *anonim* report, always: the admin confirms the flag and that the
+     report can be handled without asking the reporter;
+   - ``confidential``: a *rahasia* report, always: LAPOR! practice is that the admin
+     confirms the report is kept from the public before anyone handles it;
    - ``auto_verify_off``: ``auto_verify`` is off, every report is read by a person.
 
 3. **Verify automatically** otherwise, with the suggested category and severity.
@@ -49,6 +51,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
@@ -82,6 +85,7 @@ class PolicyCode:
     NO_CATEGORY = "no_category"
     KIND_NEEDS_REVIEW = "kind_needs_review"
     ANONYMOUS = "anonymous"
+    CONFIDENTIAL = "confidential"
     AUTO_VERIFY_OFF = "auto_verify_off"
     INFORMATION_ADDED = "information_added"
 
@@ -97,8 +101,6 @@ class VerificationPolicy(BaseModel):
     auto_archive: bool = True
     #: The kinds that may be verified automatically.
     auto_verify_kinds: frozenset[Kind] = frozenset({Kind.PENGADUAN, Kind.ASPIRASI})
-    #: Send every *anonim* report to an admin.
-    review_anonymous: bool = True
     #: Fewer meaningful words than this is ``too_short``.
     min_meaningful_words: PositiveInt = 6
     #: Open cases received this many days before a report are searched for its original.
@@ -113,6 +115,20 @@ class VerificationPolicy(BaseModel):
     private_generic_terms: tuple[str, ...] = DEFAULT_PRIVATE_GENERIC
     public_sector_terms: tuple[str, ...] = DEFAULT_PUBLIC_SECTOR
     ambiguous_sector_terms: tuple[str, ...] = DEFAULT_AMBIGUOUS_SECTOR
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flags_always_reviewed(cls, data: Any) -> Any:
+        # The switch existed before issue 12; a deployment that still turns it off must hear
+        # that it no longer can, rather than have the setting silently ignored.
+        if isinstance(data, dict) and "review_anonymous" in data:
+            if str(data["review_anonymous"]).strip().lower() not in ("true", "1", "yes", "on"):
+                raise ValueError(
+                    "review_anonymous can no longer be turned off: every anonim or rahasia "
+                    "report waits for an admin's confirmation; remove the setting"
+                )
+            data = {k: v for k, v in data.items() if k != "review_anonymous"}
+        return data
 
     @model_validator(mode="after")
     def _reporter_threshold_not_stricter(self) -> VerificationPolicy:
@@ -256,6 +272,7 @@ class ReportFacts:
     text: str
     received_at: datetime
     anonymous: bool = False
+    confidential: bool = False  # rahasia
     has_location: bool = False
     category_hint: str | None = None
     terms: frozenset[str] = frozenset()
@@ -391,9 +408,20 @@ def decide(report: ReportFacts, assessment: Assessment, policy: VerificationPoli
                 code=PolicyCode.KIND_NEEDS_REVIEW, detail=f"{report.kind} is verified by an admin"
             )
         )
-    if report.anonymous and policy.review_anonymous:
+    # Never automatic, whatever the policy: the admin confirms either flag (issue 12).
+    if report.anonymous:
         reasons.append(
-            CheckFinding(code=PolicyCode.ANONYMOUS, detail="anonim: the admin confirms the flag")
+            CheckFinding(
+                code=PolicyCode.ANONYMOUS,
+                detail="anonim: an admin confirms the reporter's identity stays hidden",
+            )
+        )
+    if report.confidential:
+        reasons.append(
+            CheckFinding(
+                code=PolicyCode.CONFIDENTIAL,
+                detail="rahasia: an admin confirms the report stays hidden from the public",
+            )
         )
     if not policy.auto_verify:
         reasons.append(

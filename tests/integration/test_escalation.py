@@ -389,6 +389,12 @@ async def test_a_service_stopped_for_three_days_catches_up_on_start(
         Listener(amqp, topology.EVENTS, "complaint.escalated") as escalations,
     ):
         async with escalation_app.create(settings, clock):
+            # The agency's liaison has its own reminder queue, declared with the agency.
+            channel = await amqp.channel()
+            await topology.declare_queue(
+                channel, topology.liaison_queue(AGENCY), settings.delivery_limit
+            )
+            await channel.close()
             await store.complaints.insert_one(late)
             await announce_dispatch(amqp, late)
             clock.set(wib(11, 6, 8))
@@ -430,10 +436,13 @@ async def test_a_service_stopped_for_three_days_catches_up_on_start(
     [admin_reminder] = [b for b in reminders.bodies() if b["tracking_id"] == waiting["_id"]]
     assert admin_reminder["deadline_kind"] == "verification"
     assert "agency" not in admin_reminder
+    # Each reminder reaches only the one who must act (issue 12): the admin desk's stays on
+    # the shared queue, the agency's goes to its liaison's own queue.
     penghubung = await drain(amqp, "oversight.penghubung")
-    assert sorted(n["_routing_key"] for n in penghubung) == [
-        "penghubung.admin",
-        f"penghubung.{AGENCY}",
+    assert [n["_routing_key"] for n in penghubung] == ["penghubung.admin"]
+    liaison = await drain(amqp, f"penghubung.{AGENCY}")
+    assert [(n["_routing_key"], n["tracking_id"]) for n in liaison] == [
+        (f"penghubung.{AGENCY}", late["_id"])
     ]
     for target in ("pimpinan", "inspektorat", "ombudsman"):
         [notice] = await drain(amqp, f"oversight.{target}")

@@ -130,10 +130,13 @@ async def test_lapor_recap_prints_a_row_per_agency_with_its_numbers(
         *("4", "2", "2", "2"),  # received, in progress, resolved, overdue
         *("2", "hari", "kerja", "(48", "jam)"),  # median of 1, 2, 8 days / 24, 48, 240 h
         *("50%", "(2/4)"),  # in time: 2 of the 4 decided (1 late, 1 never answered)
+        *("0", "0"),  # forwarded, extended
     ]
-    assert row(f"{AGENCIES[roads]} ({roads})") == ["1", "1", "0", "0", "-", "-"]
-    assert row("Admin LAPOR (belum didisposisi)") == ["1", "1", "0", "1", "-", "-"]
-    assert row("Semua") == ["6", "4", "2", "3", "2", "hari", "kerja", "(48", "jam)", "50%", "(2/4)"]
+    assert row(f"{AGENCIES[roads]} ({roads})") == ["1", "1", "0", "0", "-", "-", "0", "0"]
+    assert row("Admin LAPOR (belum didisposisi)") == ["1", "1", "0", "1", "-", "-", "0", "0"]
+    assert row("Semua") == [
+        *("6", "4", "2", "3", "2", "hari", "kerja", "(48", "jam)", "50%", "(2/4)", "0", "0")
+    ]
     # Agencies in alphabetical order of their names, then the admin, then the total.
     names = [AGENCIES[health], AGENCIES[roads], "Admin LAPOR", "Semua"]
     positions = [next(i for i, line in enumerate(lines) if line.startswith(n)) for n in names]
@@ -164,3 +167,33 @@ async def test_lapor_recap_of_an_empty_database_says_so(
     code = await run_lapor(monkeypatch, settings, "recap", "--at", AT)
     assert code == 0
     assert capsys.readouterr().out.endswith("Belum ada laporan.\n")
+
+
+async def test_lapor_recap_counts_a_forwarded_case_for_the_agency_that_held_it_first(
+    store: Store,
+    settings: IntakeSettings,
+    protector: IdentityProtector,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    health, roads = AGENCIES
+    case = stored_case(protector, "in_progress", roads, wib(11, 5), wib(11, 6))
+    case["hops"] = [
+        {"hop": 1, "agency": health, "agency_name": AGENCIES[health], "at": wib(11, 3),
+         "ended_at": wib(11, 5), "outcome": "not_our_authority", "reason": "bukan kami"},
+        {"hop": 2, "agency": roads, "agency_name": AGENCIES[roads], "at": wib(11, 5)},
+    ]  # fmt: skip
+    case["timeline"] = [
+        {"at": wib(11, 6), "step": "acknowledge", "agency": roads, "note": "Budi diterima"},
+    ]
+    await store.complaints.insert_one(case)
+
+    code = await run_lapor(monkeypatch, settings, "recap", "--at", AT, "--json")
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    by_agency = {r["agency"]: r for r in data["rows"]}
+    assert (by_agency[health]["received"], by_agency[health]["forwarded"]) == (1, 1)
+    assert by_agency[health]["in_progress"] == 0  # the status stays with the holder
+    assert by_agency[health]["to_forward"]["median_hours"] == 48.0
+    assert by_agency[roads]["steps"]["first_answer"]["median_hours"] == 24.0
+    assert "Budi" not in json.dumps(data)

@@ -287,13 +287,20 @@ def test_only_routing_may_declare_agency_queues(
 ) -> None:
     # Declaring opd.<code> with its dead-letter exchange and binding it to lapor.opd
     # needs configure, read and write on the queue, write on lapor.dlx, read on lapor.opd.
-    agency = topology.agency_queue("dinkes-sumsel").name
+    # The same for the liaison's reminder queue penghubung.<code>, bound to lapor.oversight.
+    for agency in (spec.name for spec in topology.agency_queues("dinkes-sumsel")):
+        for name in LAPOR_SERVICES:
+            grant = _permissions(definitions, amqp_user(compose, name))
+            is_routing = name == "routing"
+            assert _allows(grant["configure"], agency) == is_routing, (name, agency)
+            assert _allows(grant["write"], agency) == is_routing, (name, agency)
+            assert _allows(grant["read"], agency) == is_routing, (name, agency)
+    assert _allows(
+        _permissions(definitions, amqp_user(compose, "routing"))["read"], "lapor.oversight"
+    )
     for name in LAPOR_SERVICES:
         grant = _permissions(definitions, amqp_user(compose, name))
         is_routing = name == "routing"
-        assert _allows(grant["configure"], agency) == is_routing, name
-        assert _allows(grant["write"], agency) == is_routing, name
-        assert _allows(grant["read"], agency) == is_routing, name
         assert _allows(grant["write"], topology.DLX) == is_routing, name
         assert _allows(grant["read"], topology.OPD) == is_routing, name
     routing = _permissions(definitions, amqp_user(compose, "routing"))
@@ -309,3 +316,90 @@ def test_the_broker_renders_its_definitions_from_the_environment(compose: dict[s
     mounts = {v.split(":")[1]: v.split(":")[0] for v in rabbitmq["volumes"]}
     assert mounts["/etc/lapor/rabbitmq"] == "./deploy/rabbitmq"
     assert mounts["/etc/rabbitmq/conf.d/90-lapor.conf"] == "./deploy/rabbitmq/rabbitmq.conf"
+
+
+# --- issue 12: compose passes every setting -------------------------------------------------
+
+LAPOR_ENV = ROOT / "deploy/lapor.env"
+SETTING_LINE = re.compile(r"^#?(LAPOR_[A-Z0-9_]+)=(.*)$")
+
+
+def _lapor_env_lines() -> dict[str, str]:
+    """Every LAPOR_* line of deploy/lapor.env, commented or not: name -> example value."""
+    found = {}
+    for line in LAPOR_ENV.read_text(encoding="utf-8").splitlines():
+        if match := SETTING_LINE.match(line.strip()):
+            found[match.group(1)] = match.group(2)
+    return found
+
+
+def test_every_service_reads_the_settings_file_and_it_holds_no_secret(
+    compose: dict[str, Any],
+) -> None:
+    for name in LAPOR_SERVICES:
+        assert compose["services"][name]["env_file"] == ["./deploy/lapor.env"], name
+    text = LAPOR_ENV.read_text(encoding="utf-8")
+    for secret in ("LAPOR_PII_KEY", "PASSWORD", "LAPOR_AMQP_URL", "LAPOR_MONGO_URL"):
+        assert f"{secret}=" not in text and not re.search(rf"^#?\w*{secret}\w*=", text, re.M)
+
+
+def test_no_setting_of_the_file_is_blanked_by_a_bare_name_in_environment(
+    raw: dict[str, Any],
+) -> None:
+    # Compose gives `environment` precedence over env_file, and a bare `NAME:` unset in .env
+    # becomes null: the file's value would never reach the container.
+    listed = set(_lapor_env_lines())
+    for name in LAPOR_SERVICES:
+        environment = raw["services"][name]["environment"]
+        assert listed & set(environment) == set(), name
+
+
+def test_every_sla_and_verification_setting_is_listed_for_the_deployer() -> None:
+    from services.verification.policy import VerificationPolicy
+    from shared.sla import SlaPolicy
+
+    listed = set(_lapor_env_lines())
+    wanted = {f"LAPOR_SLA__{f.upper()}" for f in SlaPolicy.model_fields} | {
+        f"LAPOR_VERIFICATION__{f.upper()}" for f in VerificationPolicy.model_fields
+    }
+    assert wanted - listed == set()
+    assert listed - wanted == set(), "a listed setting the code does not know"
+
+
+def test_the_listed_example_values_are_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.verification.settings import VerificationSettings
+
+    for name, value in _lapor_env_lines().items():
+        if value and "..." not in value:
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LAPOR_SLA__DEFERRAL_DAYS", "7")  # and a changed one is read
+    settings = VerificationSettings()
+    assert settings.sla.deferral_days == 7
+    assert settings.verification.min_meaningful_words == 6
+
+
+def test_the_holidays_file_is_mounted_read_only_where_the_setting_points(
+    compose: dict[str, Any],
+) -> None:
+    from shared.calendar import load_extra_holidays
+
+    for name in LAPOR_SERVICES:
+        service = compose["services"][name]
+        target = service["environment"]["LAPOR_HOLIDAYS_FILE"]
+        [mount] = [v for v in service["volumes"] if v.split(":")[1] == target]
+        source, _, mode = mount.split(":")
+        assert mode == "ro" and service["read_only"] is True, name
+        assert load_extra_holidays(ROOT / source) == [], "the shipped file adds no day"
+
+
+def test_the_deployment_notes_explain_the_settings_file_and_the_holidays() -> None:
+    notes = (ROOT / "deploy/README.md").read_text(encoding="utf-8")
+    for needed in (
+        "deploy/lapor.env",
+        "LAPOR_HOLIDAYS_FILE",
+        "deploy/holidays.yaml",
+        "LAPOR_HOLIDAYS_SOURCE",
+        "LAPOR_SLA__DEFERRAL_DAYS",
+        "LAPOR_VERIFICATION__",
+    ):
+        assert needed in notes, needed

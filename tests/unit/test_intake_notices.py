@@ -7,9 +7,13 @@ import pytest
 from services.intake.notices import notice_for, tanggal
 from shared.contract import (
     ComplaintArchived,
+    ComplaintClosed,
+    ComplaintDeferred,
     ComplaintEscalated,
+    ComplaintExtensionGranted,
     ComplaintNeedsReview,
     ComplaintReceived,
+    ComplaintReminder,
     ComplaintResolved,
 )
 from shared.lifecycle import ArchiveReason, EscalationTarget, Kind, Status
@@ -96,3 +100,60 @@ def test_the_final_answer_is_passed_on_with_how_to_reply() -> None:
     text = notice_for(event)
     assert text is not None
     assert "Jalan sudah ditambal" in text and "TERIMA" in text and "BUKA" in text
+
+
+# --- issue 12 ------------------------------------------------------------------------------
+
+
+def test_the_reporter_hears_of_the_deferral_window_its_reminder_and_its_end() -> None:
+    deferred = ComplaintDeferred(
+        message_id="m",
+        tracking_id=TID,
+        occurred_at=AT,
+        status=Status.DEFERRED,
+        reporter_message="Mohon sebutkan nama jalannya.",
+        deferral_deadline=DEADLINE,
+    )
+    told = notice_for(deferred)
+    assert told is not None and "paling lambat 27 Maret 2026" in told and "diarsipkan" in told
+    reminder = ComplaintReminder(
+        message_id="m",
+        tracking_id=TID,
+        occurred_at=AT,
+        status=Status.DEFERRED,
+        deadline_kind="deferral",
+        deadline=DEADLINE,
+        target=EscalationTarget.PELAPOR,
+    )
+    reminded = notice_for(reminder)
+    assert reminded is not None and reminded.startswith("Pengingat") and "27 Maret" in reminded
+    # The liaison's reminder stays inside the government.
+    assert notice_for(reminder.model_copy(update={"target": EscalationTarget.PENGHUBUNG})) is None
+    expired = ComplaintArchived(
+        message_id="m",
+        tracking_id=TID,
+        occurred_at=AT,
+        status=Status.ARCHIVED,
+        reason=ArchiveReason.NO_REPLY,
+    )
+    text = notice_for(expired)
+    assert text is not None and "tidak kami terima dalam batas waktunya" in text
+
+
+def test_a_withdrawal_and_an_extension_are_told_in_their_own_words() -> None:
+    withdrawn = ComplaintClosed(
+        message_id="m", tracking_id=TID, occurred_at=AT, status=Status.CLOSED, reason="withdrawn"
+    )
+    text = notice_for(withdrawn)
+    assert text is not None and "Anda tarik" in text and "otomatis" not in text
+    extended = ComplaintExtensionGranted(
+        message_id="m",
+        tracking_id=TID,
+        occurred_at=AT,
+        status=Status.IN_PROGRESS,
+        agency="dpu-plg",
+        resolution_deadline=DEADLINE,
+        previous_deadline=AT,
+    )
+    told = notice_for(extended)
+    assert told is not None and "diperpanjang hingga 27 Maret 2026" in told

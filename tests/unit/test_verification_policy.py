@@ -174,6 +174,7 @@ def test_an_angry_but_real_complaint_goes_to_an_admin_not_the_archive() -> None:
             "no_category",
         ),
         (facts(ROAD_PALEMBANG, anonymous=True), "anonymous"),
+        (facts(ROAD_PALEMBANG, confidential=True), "confidential"),
         (
             facts(
                 "Bagaimana cara dan syarat mengurus akta kelahiran di Disdukcapil Palembang?",
@@ -202,8 +203,28 @@ def test_the_policy_switches_turn_automation_off() -> None:
     kept = verdict(facts(SHOPEE), auto_archive=False)
     assert isinstance(kept, HoldForReview)
     assert "private_sector" in [f.code for f in kept.findings]
-    anonymous = verdict(facts(ROAD_PALEMBANG, anonymous=True), review_anonymous=False)
-    assert isinstance(anonymous, AutoVerify)
+
+
+def test_a_rahasia_report_is_held_and_says_why() -> None:
+    # The same clean report is verified without the flag: only rahasia holds it.
+    assert isinstance(verdict(facts(ROAD_PALEMBANG)), AutoVerify)
+    held = verdict(facts(ROAD_PALEMBANG, confidential=True))
+    assert isinstance(held, HoldForReview)
+    [finding] = held.findings
+    assert finding.code == "confidential"
+    assert "rahasia" in finding.detail and "public" in finding.detail
+
+
+def test_anonim_and_rahasia_are_never_auto_verified_whatever_the_policy() -> None:
+    both = verdict(facts(ROAD_PALEMBANG, anonymous=True, confidential=True))
+    assert isinstance(both, HoldForReview)
+    assert [f.code for f in both.findings] == ["anonymous", "confidential"]
+
+
+def test_the_old_switch_to_skip_anonim_review_is_refused_clearly() -> None:
+    with pytest.raises(ValueError, match="review_anonymous can no longer be turned off"):
+        VerificationPolicy(review_anonymous=False)  # type: ignore[call-arg]
+    assert VerificationPolicy(review_anonymous=True) == VerificationPolicy()  # type: ignore[call-arg]
 
 
 def test_the_policy_reads_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
