@@ -382,7 +382,7 @@ def _agency_steps(
     return {"first_answer": step_time(first), "resolution": step_time(final)}
 
 
-def summarise(
+def summarise(  # noqa: PLR0913 -- one recap row: its holder, its cases and three optional views
     agency: str | None,
     name: str,
     cases: Sequence[CaseFacts],
