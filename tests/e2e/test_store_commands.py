@@ -7,8 +7,9 @@ today; a change that adds a round trip per report fails here and says where.
 
 from __future__ import annotations
 
-import asyncio
+import os
 import random
+import time
 from collections import Counter
 from typing import Any
 
@@ -34,7 +35,7 @@ from tests.support import Listener, eventually, publish
 
 pytestmark = pytest.mark.e2e
 
-REPORTS = 30
+REPORTS = int(os.environ.get("LAPOR_TEST_COUNT_REPORTS", "30"))
 #: Store commands per report on the path channel → agency queue: intake inserts and
 #: empties its outbox (2); verification reads, stores its terms, looks up two kinds of
 #: candidates, commits and empties its outbox (6); routing reads, commits and empties its
@@ -120,19 +121,22 @@ async def test_a_report_costs_a_bounded_number_of_store_commands(
         services["routing"],
     ):
         COMMANDS.recording = True
+        cpu_before = time.process_time()
         for n in range(REPORTS):
             await publish(amqp, topology.INTAKE, "channel.bench", report(n, rng))
         await agency.wait_for(lambda b: len(b) >= REPORTS, timeout=120)
         await eventually(
             lambda: _none_pending(store), timeout=30
         )  # every outbox emptied: every command of the path has been sent
-        await asyncio.sleep(0)
         COMMANDS.recording = False
+        cpu = time.process_time() - cpu_before
     total = sum(COMMANDS.counted.values())
-    print(
-        f"\nstore commands per report: {total / REPORTS:.2f}; by command: {dict(COMMANDS.counted)}"
-    )
-    assert total / REPORTS <= BUDGET, dict(COMMANDS.counted)
+    by_command = dict(COMMANDS.counted)
+    # CPU of this process (the three services and the test's own AMQP client; the store
+    # runs in its own process): printed for comparison, never asserted.
+    print(f"\nCPU of the test process per report: {cpu / REPORTS * 1000:.1f} ms")
+    print(f"store commands per report: {total / REPORTS:.2f}; by command: {by_command}")
+    assert total / REPORTS <= BUDGET, by_command
 
 
 async def _none_pending(store: Store) -> bool:
