@@ -22,7 +22,7 @@ import uuid
 from collections import Counter
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -58,6 +58,7 @@ class Case:
     agency: str | None = None
     escalations: list[str] = field(default_factory=list)
     answered: bool = False
+    deferred: bool = False
 
 
 class Demo:
@@ -115,6 +116,18 @@ class Demo:
                 self.by_tracking[note["tracking_id"]] = case
             if note["event"] == "resolved":
                 await self.reporter_answers(case)
+            if note["event"] == "deferred" and case.report.admin_plan == "defer_answered":
+                # The reporter answers the admin's question a day later, well in time.
+                await self.command(
+                    "reporter.reply",
+                    {
+                        "tracking_id": case.tracking_id,
+                        "channel": case.report.channel,
+                        "reporter": case.report.reporter,
+                        "action": "add_information",
+                        "message": "Kejadiannya Senin lalu di loket 3, sekitar pukul 10 pagi.",
+                    },
+                )
 
     async def reporter_answers(self, case: Case) -> None:
         plan = case.report.reporter_plan
@@ -159,6 +172,20 @@ class Demo:
         async with message.process():
             body = json.loads(message.body)
             tid = body["tracking_id"]
+            if message.routing_key == "complaint.extension_requested":
+                # The admin desk grants the agency's one extension (perpanjangan).
+                await self.command(
+                    "routing.extension",
+                    {
+                        "tracking_id": tid,
+                        "admin": "admin.pusat",
+                        "grant": True,
+                        "note": "Disetujui: survei lapangan diperlukan.",
+                    },
+                )
+                return
+            if message.routing_key not in {"complaint.needs_review", "complaint.needs_routing"}:
+                return  # anything else on the desk is for reading only
             if message.routing_key == "complaint.needs_routing":
                 case = self.by_tracking.get(tid)
                 target = "pdam-palembang" if case and case.report.region_code == "16.71" else None
@@ -169,6 +196,19 @@ class Demo:
                         "agency": target or "dinsos-sumsel",
                         "admin": "admin.pusat",
                         "note": "Disposisi manual oleh admin.",
+                    },
+                )
+                return
+            case = self.by_tracking.get(tid)
+            if case is not None and case.report.admin_plan != "verify" and not case.deferred:
+                case.deferred = True
+                await self.command(
+                    "verification.decide",
+                    {
+                        "tracking_id": tid,
+                        "decision": "defer",
+                        "admin": "admin.pusat",
+                        "question": "Mohon sebutkan kapan dan di mana tepatnya kejadian ini.",
                     },
                 )
                 return
@@ -193,6 +233,25 @@ class Demo:
             tid = disposition["tracking_id"]
             case = self.by_tracking.get(tid)
             plan = case.report.agency_plan if case else "prompt"
+            if "notice" in disposition:  # an AgencyNotice, not a Disposition
+                if disposition["notice"] == "extension_granted":
+                    await self.agency_says(
+                        disposition,
+                        "resolve",
+                        "Bangunan sudah disurvei; PBG terbit dalam masa perpanjangan.",
+                    )
+                return
+            if plan == "extension":
+                await self.agency_says(disposition, "acknowledge", None)
+                deadline = datetime.fromisoformat(disposition["resolution_deadline"])
+                until = (deadline.astimezone(JAKARTA) + timedelta(days=7)).date()
+                await self.agency_says(
+                    disposition,
+                    "request_extension",
+                    "Perlu survei lapangan bersama dinas teknis; mohon perpanjangan 7 hari.",
+                    extend_until=until.isoformat(),
+                )
+                return
             if plan == "not_ours" and disposition["hop"] == 1:
                 await self.agency_says(
                     disposition,
@@ -213,13 +272,15 @@ class Demo:
             "Sudah kami tindak lanjuti di lapangan; terima kasih atas laporannya.",
         )
 
-    async def agency_says(self, disposition: dict[str, Any], action: str, text: str | None) -> None:
+    async def agency_says(
+        self, disposition: dict[str, Any], action: str, text: str | None, **more: Any
+    ) -> None:
         body: dict[str, Any] = {
             "tracking_id": disposition["tracking_id"],
             "agency": disposition["agency"],
             "action": action,
             "liaison": f"penghubung.{disposition['agency']}",
-        }
+        } | more
         if text:
             body["message"] = text
         await self.command("opd.respond", body)

@@ -2,7 +2,10 @@
 
 Names, numbers and addresses are invented. ``agency_plan`` says what the responsible
 agency does when the case reaches it: answer at once, answer late (after its head was
-told), never answer (the case climbs to the Ombudsman), or say "not our authority".
+told), never answer (the case climbs to the Ombudsman), say "not our authority", or ask
+for an extension (*perpanjangan*, which the admin grants) and answer by the new date.
+``admin_plan`` says what the admin does with a report held for review: verify it, or
+defer it with a question the reporter answers in time (or never: archived ``no_reply``).
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-AgencyPlan = Literal["prompt", "late", "never", "not_ours"]
+AgencyPlan = Literal["prompt", "late", "never", "not_ours", "extension"]
 ReporterPlan = Literal["accept", "silent", "reopen"]
+AdminPlan = Literal["verify", "defer_answered", "defer_silent"]
 
 
 @dataclass(frozen=True)
@@ -28,8 +32,10 @@ class DemoReport:
     agency: str | None = None
     kind: str = "pengaduan"
     anonymous: bool = False
+    confidential: bool = False
     agency_plan: AgencyPlan = "prompt"
     reporter_plan: ReporterPlan = "accept"
+    admin_plan: AdminPlan = "verify"
 
     def message(self) -> dict[str, Any]:
         """The ReportSubmitted the channel publishes."""
@@ -39,6 +45,7 @@ class DemoReport:
             "kind": self.kind,
             "description": self.description,
             "anonymous": self.anonymous,
+            "confidential": self.confidential,
         }
         if self.title:
             body["title"] = self.title
@@ -109,6 +116,7 @@ DAY_OF_REPORTS: tuple[DemoReport, ...] = (
         region_code="16.71",
         category="perizinan",
         reporter={"email": "arsitek.rina@example.id"},
+        agency_plan="extension",
     ),
     DemoReport(
         "sms",
@@ -147,6 +155,7 @@ DAY_OF_REPORTS: tuple[DemoReport, ...] = (
         region_code="16.03",
         anonymous=True,
         reporter={"name": "Pelapor Rahasia", "email": "pelapor.rahasia@example.id"},
+        admin_plan="defer_answered",
     ),
     DemoReport(
         "mobile",
@@ -157,6 +166,16 @@ DAY_OF_REPORTS: tuple[DemoReport, ...] = (
         region_code="16.73",
         category="lingkungan",
         reporter={"name": "Andi Pratama", "phone": "081366778899"},
+    ),
+    DemoReport(
+        "whatsapp",
+        "wa-3EB0C4F1C9",
+        "Petugas Samsat Prabumulih meminta uang tambahan Rp 200.000 agar perpanjangan STNK "
+        "selesai hari itu juga. Mohon laporan ini dirahasiakan.",
+        region_code="16.74",
+        confidential=True,
+        reporter={"phone": "081355443322"},
+        admin_plan="defer_silent",
     ),
     DemoReport(
         "web",

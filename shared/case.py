@@ -197,6 +197,11 @@ class Case:
         return tz
 
     @property
+    def supporting_agencies(self) -> list[str]:
+        """*koordinasi*: the agencies supporting the one holding the case (the lead)."""
+        return list(self.doc.get("supporting_agencies") or ())
+
+    @property
     def hop(self) -> int | None:
         """How many agencies the case was dispatched to (None: never dispatched)."""
         hop: int | None = self.doc.get("hop")

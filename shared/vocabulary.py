@@ -30,6 +30,8 @@ class Reason(StrEnum):
     REASON_REQUIRED = "reason_required"  # "not our authority" without saying why
     ARCHIVE_REASON_REQUIRED = "archive_reason_required"  # archive without a listed reason
     UNAUTHORISED = "unauthorised"  # the sender may not send this (issue 10)
+    EXTENSION_REFUSED = "extension_refused"  # asked twice, no reason, too late a date, none waiting
+    INVALID_KOORDINASI = "invalid_koordinasi"  # supporting agencies empty or including the lead
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,20 @@ from services.escalation.policy import (
     CaseClock,
     Rung,
     field_value,
+    notifies_oversight,
     oversight_routing_key,
     responsible_agency,
 )
 from shared import topology
 from shared.case import Case
-from shared.contract import ComplaintClosed, ComplaintEscalated, ComplaintReminder, EscalationNotice
-from shared.lifecycle import Actor, Status
+from shared.contract import (
+    ComplaintArchived,
+    ComplaintClosed,
+    ComplaintEscalated,
+    ComplaintReminder,
+    EscalationNotice,
+)
+from shared.lifecycle import Actor, ArchiveReason, Status
 from shared.outbox import OutboxMessage
 from shared.unit_of_work import CaseChange
 
@@ -44,6 +51,11 @@ def notice_id(tracking_id: str, rung: Rung) -> str:
 def auto_close_id(tracking_id: str) -> str:
     """The ``message_id`` of a case's automatic close (a case closes once)."""
     return f"auto_close:{tracking_id}"
+
+
+def expire_deferral_id(tracking_id: str) -> str:
+    """The ``message_id`` of a deferral's expiry (archiving is final)."""
+    return f"expire_deferral:{tracking_id}"
 
 
 def read_guard(doc: Mapping[str, Any]) -> Document:
@@ -95,9 +107,11 @@ def decide_fire(case: Case, clock: CaseClock, rung: Rung, now: datetime, tz: str
         summary=notices.summary(tid, rung, agency, tz),
     )
     change.emit(event)
-    change.messages.append(
-        OutboxMessage.of(topology.OVERSIGHT, oversight_routing_key(rung.target, agency), notice)
-    )
+    # The reporter's own reminder (a deferral) is no oversight matter: intake tells them.
+    if notifies_oversight(rung):
+        change.messages.append(
+            OutboxMessage.of(topology.OVERSIGHT, oversight_routing_key(rung.target, agency), notice)
+        )
     # The clock does not move the case: the entry records the step, not a transition.
     change.entry_from = False
     change.entry["note"] = notices.timeline_note(rung, tz)
@@ -129,4 +143,32 @@ def decide_auto_close(case: Case, now: datetime) -> CaseChange | None:
         )
     )
     change.summary = "case closed: no reply from the reporter"
+    return change
+
+
+def decide_expire_deferral(case: Case, now: datetime) -> CaseChange | None:
+    """Archive a deferred case the reporter did not complete in time (``no_reply``)."""
+    if case.status is not Status.DEFERRED:
+        return None
+    change = CaseChange.step_of(case, "expire_deferral", Actor.CLOCK, now)
+    change.fields |= {
+        "archive_reason": str(ArchiveReason.NO_REPLY),
+        "archived_at": now,
+        "escalation.live": None,
+    }
+    change.unset.append("escalation.next_at")
+    # Decided on this window: a new deferral (a new window) is not expired by it.
+    change.guard["deadlines.deferral"] = field_value(case.doc, "deadlines.deferral")
+    change.entry["note"] = notices.DEFERRAL_EXPIRED_NOTE
+    change.emit(
+        ComplaintArchived(
+            message_id=expire_deferral_id(case.tracking_id),
+            tracking_id=case.tracking_id,
+            occurred_at=now,
+            status=change.target,
+            reason=ArchiveReason.NO_REPLY,
+            reporter_message=notices.DEFERRAL_EXPIRED_MESSAGE,
+        )
+    )
+    change.summary = "deferred case archived: no reply from the reporter in time"
     return change

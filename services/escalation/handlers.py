@@ -25,7 +25,12 @@ from faststream.rabbit.message import RabbitMessage
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pymongo import ReturnDocument
 
-from services.escalation.decisions import decide_auto_close, decide_fire, read_guard
+from services.escalation.decisions import (
+    decide_auto_close,
+    decide_expire_deferral,
+    decide_fire,
+    read_guard,
+)
 from services.escalation.policy import CaseClock, LiveDeadline, Plan, Rung, plan
 from shared.case import Case
 from shared.contract import TrackingId
@@ -53,6 +58,7 @@ _TIMED = [
     for s in (
         Status.RECEIVED,
         Status.NEEDS_REVIEW,
+        Status.DEFERRED,
         Status.AWAITING_ROUTING,
         Status.DISPATCHED,
         Status.IN_PROGRESS,
@@ -211,6 +217,8 @@ class Escalation:
         case, the_plan = self._plan(doc)
         if the_plan.auto_close_due(now):
             await self._auto_close(doc, now)
+        elif the_plan.expiry_due(now):
+            await self._expire_deferral(doc, now)
         else:
             # In ladder order; a step that cannot be recorded (another replica did, or the
             # case changed) ends this pass: the next claim sees the case as it is then.
@@ -236,4 +244,12 @@ class Escalation:
         if change is None or not await self._ctx.cases.commit(change):
             log.info(
                 "automatic close not applied: the case changed", extra={"tracking_id": doc["_id"]}
+            )
+
+    async def _expire_deferral(self, doc: Document, now: datetime) -> None:
+        """Archive a deferred case whose window passed unanswered (step ``expire_deferral``)."""
+        change = decide_expire_deferral(Case(doc), now)
+        if change is None or not await self._ctx.cases.commit(change):
+            log.info(
+                "deferral expiry not applied: the case changed", extra={"tracking_id": doc["_id"]}
             )

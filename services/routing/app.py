@@ -58,7 +58,7 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
 
         @ctx.consume(
             topology.ROUTING_COMMANDS,
-            "routing.dispose, opd.respond and reporter.reply commands",
+            "routing.dispose, routing.extension, opd.respond and reporter.reply commands",
         )
         async def on_command(body: bytes, message: RabbitMessage) -> None:
             try:

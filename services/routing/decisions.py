@@ -25,8 +25,13 @@ from shared.calendar import WorkingCalendar
 from shared.case import Case
 from shared.contract import (
     AgencyAction,
+    AgencyNotice,
+    ComplaintAgencyInformationAdded,
     ComplaintClosed,
     ComplaintDispatched,
+    ComplaintExtensionGranted,
+    ComplaintExtensionRefused,
+    ComplaintExtensionRequested,
     ComplaintFollowedUp,
     ComplaintForwarded,
     ComplaintInformationAdded,
@@ -36,12 +41,27 @@ from shared.contract import (
     ComplaintResolved,
     ComplaintVerified,
     Disposition,
+    ExtensionDecide,
     OpdRespond,
     ReporterAction,
     ReporterReply,
     RoutingDispose,
 )
-from shared.lifecycle import Actor, Severity, Status, can_take
+from shared.lifecycle import (
+    Actor,
+    AgencyRole,
+    ExtensionRefused,
+    ExtensionState,
+    LifecycleError,
+    NotHolding,
+    Severity,
+    Status,
+    can_take,
+    check_agency_step,
+    check_can_decide_extension,
+    check_can_request_extension,
+    check_koordinasi,
+)
 from shared.outbox import OutboxMessage
 from shared.sla import SlaPolicy
 from shared.unit_of_work import CaseChange, Command, Decision
@@ -55,12 +75,15 @@ AGENCY_STEPS = {
     AgencyAction.FOLLOW_UP: "follow_up",
     AgencyAction.RESOLVE: "resolve",
     AgencyAction.NOT_OUR_AUTHORITY: "forward",
+    AgencyAction.REQUEST_EXTENSION: "request_extension",
+    AgencyAction.ADD_INFORMATION: "support",
 }
 REPORTER_STEPS = {
     ReporterAction.ADD_INFORMATION: "add_information",
     ReporterAction.RATE: "rate",
     ReporterAction.ACCEPT: "accept",
     ReporterAction.REOPEN: "reopen",
+    ReporterAction.WITHDRAW: "withdraw",
 }
 _HOLDING = frozenset({Status.DISPATCHED, Status.IN_PROGRESS})
 _AGENCY_FIELDS = ("agency", "agency_name", "agency_tz", "deadlines.follow_up")
@@ -103,10 +126,16 @@ class Hop:
     #: How the previous hop ended ("not our authority"), stored on that hop.
     closing: Document | None = None
     before: list[OutboxMessage] = field(default_factory=list)
+    #: *koordinasi*: the agencies supporting ``agency`` (the lead).
+    supporting: Sequence[Agency] = ()
 
 
 def _outbound(disposition: Disposition) -> OutboxMessage:
     return OutboxMessage.of(topology.OPD, f"opd.{disposition.agency}", disposition)
+
+
+def _notice(notice: AgencyNotice) -> OutboxMessage:
+    return OutboxMessage.of(topology.OPD, f"opd.{notice.agency}", notice)
 
 
 def facts_of(case: Case, event: ComplaintVerified | None = None) -> CaseFacts:
@@ -160,6 +189,27 @@ def _dispatch(change: CaseChange, case: Case, hop: Hop, rules: Rules) -> CaseCha
         ),
         rules,
     )
+    supporting = [a.code for a in hop.supporting]
+    dispositions = [
+        disposition.model_copy(
+            update={"role": "lead", "lead_agency": agency.code, "supporting_agencies": supporting}
+        )
+        if supporting
+        else disposition
+    ]
+    for other in hop.supporting:
+        # Every supporting agency gets the case too; it may only add information.
+        dispositions.append(
+            disposition.model_copy(
+                update={
+                    "message_id": f"disposition:{tid}:{number}:{other.code}",
+                    "agency": other.code,
+                    "role": "supporting",
+                    "lead_agency": agency.code,
+                    "supporting_agencies": supporting,
+                }
+            )
+        )
     dispatched = ComplaintDispatched(
         message_id=f"dispatched:{tid}:{number}",
         tracking_id=tid,
@@ -171,6 +221,7 @@ def _dispatch(change: CaseChange, case: Case, hop: Hop, rules: Rules) -> CaseCha
         follow_up_deadline=follow_up,
         resolution_deadline=resolution,
         severity=severity,
+        supporting_agencies=supporting,
     )
     new_hop = {
         "hop": number,
@@ -192,24 +243,35 @@ def _dispatch(change: CaseChange, case: Case, hop: Hop, rules: Rules) -> CaseCha
         "deadlines.follow_up": follow_up,
         "deadlines.resolution": resolution,
     }
+    # The admin desk's clock stops; a koordinasi names its supporting agencies, any other
+    # dispatch (a forward too) has none.
+    change.unset.append("deadlines.admin_desk")
+    if supporting:
+        change.fields["supporting_agencies"] = supporting
+    else:
+        change.unset.append("supporting_agencies")
     change.entry = {
         "by": hop.by,
         "agency": agency.code,
         "note": change.entry.get("note") or hop.reason,
         "rule": hop.rule,
     }
-    change.messages += [*hop.before, _outbound(disposition)]
+    change.messages += [*hop.before, *(_outbound(d) for d in dispositions)]
     change.emit(dispatched)
     change.summary = "case dispatched"
     change.details = {"agency": agency.code, "hop": number, "rule": hop.rule}
+    if supporting:
+        change.details["supporting"] = supporting
     return change
 
 
-def _to_admin(change: CaseChange, case: Case, reason: str, cause: str) -> CaseChange:
+def _to_admin(change: CaseChange, case: Case, reason: str, cause: str, rules: Rules) -> CaseChange:
     """Put the case in the admin's manual queue (``admin.review``), with the reason."""
     change.guard["hop"] = case.hop
-    # The case has no agency while it waits: no agency deadline runs.
-    change.unset += [*_AGENCY_FIELDS, "deadlines.resolution"]
+    # The case has no agency while it waits: no agency deadline runs, the admin desk's does.
+    change.unset += [*_AGENCY_FIELDS, "deadlines.resolution", "supporting_agencies"]
+    admin_desk = rules.sla.admin_desk_deadline(rules.calendar, change.at)
+    change.fields["deadlines.admin_desk"] = admin_desk
     change.entry = {
         "by": change.entry.get("by"),
         "agency": change.entry.get("agency"),
@@ -223,6 +285,7 @@ def _to_admin(change: CaseChange, case: Case, reason: str, cause: str) -> CaseCh
             occurred_at=change.at,
             status=change.target,
             reason=reason,
+            admin_desk_deadline=admin_desk,
         )
     )
     change.summary = "case sent to the admin's manual queue"
@@ -238,7 +301,7 @@ def decide_route(
     choice = choose_agency(facts_of(case, event), rules.agencies)
     if choice.agency is None:
         change = CaseChange.step_of(case, "route_manually", Actor.SYSTEM, now)
-        return _to_admin(change, case, choice.reason, cause="route_manually")
+        return _to_admin(change, case, choice.reason, cause="route_manually", rules=rules)
     change = CaseChange.step_of(case, "dispatch", Actor.SYSTEM, now)
     hop = Hop(choice.agency, str(choice.rule), choice.reason, severity=event.severity)
     return _dispatch(change, case, hop, rules)
@@ -247,20 +310,36 @@ def decide_route(
 def decide_dispose(
     case: Case, command: Command[RoutingDispose], now: datetime, rules: Rules
 ) -> Decision:
-    """The admin routes a case by hand."""
+    """The admin routes a case by hand, to one agency or to a lead and supporting ones."""
     dispose = command.message
-    if case.has_applied(dispose.message_id) or not can_take("dispose", case.status, Actor.ADMIN):
+    step = "coordinate" if dispose.supporting else "dispose"
+    if case.has_applied(dispose.message_id) or not can_take(step, case.status, Actor.ADMIN):
         return None  # applied before, or the case has moved on
-    agency = next((a for a in rules.agencies if a.code == dispose.agency), None)
-    if agency is None:
-        return Refusal(
-            Reason.UNKNOWN_AGENCY, {"tracking_id": case.tracking_id, "agency": dispose.agency}
-        )
-    change = CaseChange.step_of(case, "dispose", Actor.ADMIN, now)
+    details: dict[str, object] = {"tracking_id": case.tracking_id}
+    if dispose.supporting:
+        try:
+            check_koordinasi(dispose.agency, dispose.supporting)
+        except LifecycleError as exc:
+            return Refusal(Reason.INVALID_KOORDINASI, details | {"detail": str(exc)})
+    known = {a.code: a for a in rules.agencies}
+    for code in (dispose.agency, *dispose.supporting):
+        if code not in known:
+            return Refusal(Reason.UNKNOWN_AGENCY, details | {"agency": code})
+    agency = known[dispose.agency]
+    change = CaseChange.step_of(case, step, Actor.ADMIN, now)
     change.command_id = dispose.message_id
     reason = f"dipilih admin: {agency.name}"
+    if dispose.supporting:
+        reason += " (koordinasi dengan " + ", ".join(dispose.supporting) + ")"
     change.entry["note"] = dispose.note or reason
-    hop = Hop(agency, ADMIN_RULE, reason, by=dispose.admin, headline=dispose.note)
+    hop = Hop(
+        agency,
+        ADMIN_RULE,
+        reason,
+        by=dispose.admin,
+        headline=dispose.note,
+        supporting=[known[code] for code in dispose.supporting],
+    )
     return _dispatch(change, case, hop, rules)
 
 
@@ -275,18 +354,29 @@ def decide_respond(
     if case.has_applied(respond.message_id):
         return None  # a redelivery, even after the case moved to another agency
     details: dict[str, object] = {"tracking_id": case.tracking_id, "action": str(respond.action)}
-    if case.agency != respond.agency:
+    step = AGENCY_STEPS[respond.action]
+    try:
+        # Only the lead answers, resolves, forwards or asks for more time (koordinasi).
+        role = check_agency_step(step, respond.agency, case.agency, case.supporting_agencies)
+    except NotHolding:
         return Refusal(Reason.NOT_HOLDING_AGENCY, details | {"agency": respond.agency})
     if respond.action is not AgencyAction.ACKNOWLEDGE and not respond.message:
         return Refusal(Reason.MESSAGE_REQUIRED, details)
-    step = AGENCY_STEPS[respond.action]
+    if respond.action is AgencyAction.REQUEST_EXTENSION and respond.extend_until is None:
+        return Refusal(Reason.INVALID_COMMAND, details | {"fields": ["extend_until"]})
     if not can_take(step, case.status, Actor.AGENCY):
         return None  # the case has moved on
     change = CaseChange.step_of(case, step, Actor.AGENCY, now)
     change.command_id = respond.message_id
-    change.guard["agency"] = respond.agency
-    if respond.action is AgencyAction.NOT_OUR_AUTHORITY:
-        return _forward(change, case, respond, rules)
+    # Decided on who holds the case: a forward meanwhile makes the answer stale.
+    change.guard["agency"] = case.agency
+    match respond.action:
+        case AgencyAction.NOT_OUR_AUTHORITY:
+            return _forward(change, case, respond, rules)
+        case AgencyAction.REQUEST_EXTENSION:
+            return _request_extension(change, case, respond, rules)
+        case AgencyAction.ADD_INFORMATION:
+            return _support(change, case, respond, role)
     return _answer(change, case, respond, rules)
 
 
@@ -387,11 +477,176 @@ def _forward(change: CaseChange, case: Case, respond: OpdRespond, rules: Rules) 
     }
     back.messages.append(_forwarded(forwarded))
     admin_reason = f"{from_name} menyatakan bukan kewenangannya ({reason}); {choice.reason}"
-    return _to_admin(back, case, admin_reason, cause=respond.message_id)
+    return _to_admin(back, case, admin_reason, cause=respond.message_id, rules=rules)
 
 
 def _forwarded(event: ComplaintForwarded) -> OutboxMessage:
     return OutboxMessage.of(topology.EVENTS, "complaint.forwarded", event)
+
+
+# --- extension (perpanjangan) and koordinasi ---------------------------------------------
+
+
+def _request_extension(
+    change: CaseChange, case: Case, respond: OpdRespond, rules: Rules
+) -> Decision:
+    """The lead asks, once, for a later resolution date; the admin desk decides."""
+    tid, now = case.tracking_id, change.at
+    current = case.deadline("resolution")
+    assert respond.extend_until is not None  # checked by decide_respond
+    details: dict[str, object] = {"tracking_id": tid, "agency": respond.agency}
+    if current is None:
+        return Refusal(Reason.STEP_NOT_ALLOWED, details | {"status": str(case.status)})
+    tz = rules.tz(case.agency_tz)
+    until = rules.sla.extended_deadline(rules.calendar, respond.extend_until, tz)
+    cap = rules.sla.extension_cap(rules.calendar, current, rules.severity(case), tz)
+    try:
+        check_can_request_extension(case.doc.get("extension"), current, until, cap, respond.message)
+    except ExtensionRefused as refused:
+        return Refusal(Reason.EXTENSION_REFUSED, details | {"code": refused.code})
+    reason = (respond.message or "").strip()
+    change.guard["extension"] = {"$exists": False}
+    change.fields["extension"] = {
+        "state": str(ExtensionState.REQUESTED),
+        "requested_at": now,
+        "requested_by": respond.liaison,
+        "agency": respond.agency,
+        "until": until,
+        "previous": current,
+        "reason": reason,
+    }
+    change.entry |= {"by": respond.liaison, "agency": respond.agency, "note": reason}
+    change.emit(
+        ComplaintExtensionRequested(
+            message_id=f"extension_requested:{tid}",
+            tracking_id=tid,
+            occurred_at=now,
+            status=change.target,
+            agency=respond.agency,
+            requested_until=until,
+            current_deadline=current,
+            reason=reason,
+        )
+    )
+    change.summary = "extension requested"
+    change.details = {"agency": respond.agency}
+    return change
+
+
+def _support(change: CaseChange, case: Case, respond: OpdRespond, role: AgencyRole) -> CaseChange:
+    """An agency of a koordinasi adds information; the lead is told at once."""
+    tid, now, lead = case.tracking_id, change.at, case.agency or ""
+    text = respond.message or ""
+    change.push["agency_notes"] = {
+        "at": now,
+        "agency": respond.agency,
+        "by": respond.liaison,
+        "text": text,
+    }
+    change.entry |= {"by": respond.liaison, "agency": respond.agency, "note": text}
+    change.emit(
+        ComplaintAgencyInformationAdded(
+            message_id=f"agency_information_added:{tid}:{respond.message_id}",
+            tracking_id=tid,
+            occurred_at=now,
+            status=change.target,
+            agency=respond.agency,
+            lead_agency=lead,
+        )
+    )
+    if role is AgencyRole.SUPPORTING:
+        change.messages.append(
+            _notice(
+                AgencyNotice(
+                    message_id=f"notice:{tid}:{respond.message_id}",
+                    tracking_id=tid,
+                    agency=lead,
+                    notice="information_added",
+                    occurred_at=now,
+                    text=f"Informasi dari instansi pendukung {respond.agency}: {text}",
+                    from_agency=respond.agency,
+                )
+            )
+        )
+    change.summary = "agency information added"
+    change.details = {"agency": respond.agency, "role": str(role)}
+    return change
+
+
+def decide_extension(
+    case: Case, command: Command[ExtensionDecide], now: datetime, rules: Rules
+) -> Decision:
+    """The admin grants or refuses the extension an agency asked for (once)."""
+    decide = command.message
+    if case.has_applied(decide.message_id):
+        return None
+    details: dict[str, object] = {"tracking_id": case.tracking_id}
+    extension = case.doc.get("extension")
+    try:
+        check_can_decide_extension(extension)
+    except ExtensionRefused as refused:
+        return Refusal(Reason.EXTENSION_REFUSED, details | {"code": refused.code})
+    assert extension is not None  # a request is waiting
+    step = "grant_extension" if decide.grant else "refuse_extension"
+    if not can_take(step, case.status, Actor.ADMIN):
+        return None  # resolved, withdrawn or handed back meanwhile: nothing to extend
+    tid, agency = case.tracking_id, case.agency or extension.get("agency", "")
+    change = CaseChange.step_of(case, step, Actor.ADMIN, now)
+    change.command_id = decide.message_id
+    change.guard["extension.state"] = str(ExtensionState.REQUESTED)
+    change.entry |= {"by": decide.admin, "agency": agency, "note": decide.note}
+    change.fields |= {"extension.decided_at": now, "extension.decided_by": decide.admin}
+    previous: datetime = case.deadline("resolution") or extension["previous"]
+    until: datetime = extension["until"]
+    if decide.grant:
+        # Escalation follows by itself: the new deadline's ladder has new step keys.
+        change.fields |= {
+            "extension.state": str(ExtensionState.GRANTED),
+            "deadlines.resolution": until,
+        }
+        change.emit(
+            ComplaintExtensionGranted(
+                message_id=f"extension_granted:{tid}",
+                tracking_id=tid,
+                occurred_at=now,
+                status=change.target,
+                agency=agency,
+                resolution_deadline=until,
+                previous_deadline=previous,
+            )
+        )
+        text = "Perpanjangan waktu penyelesaian disetujui admin."
+    else:
+        change.fields["extension.state"] = str(ExtensionState.REFUSED)
+        change.emit(
+            ComplaintExtensionRefused(
+                message_id=f"extension_refused:{tid}",
+                tracking_id=tid,
+                occurred_at=now,
+                status=change.target,
+                agency=agency,
+                reason=(decide.note or "").strip(),
+            )
+        )
+        text = "Perpanjangan waktu penyelesaian ditolak admin; batas waktu semula berlaku."
+    if decide.note:
+        text += f" Catatan: {decide.note.strip()}"
+    change.messages.append(
+        _notice(
+            AgencyNotice(
+                message_id=f"notice:{tid}:{decide.message_id}",
+                tracking_id=tid,
+                agency=agency,
+                notice="extension_granted" if decide.grant else "extension_refused",
+                occurred_at=now,
+                text=text,
+                resolution_deadline=until if decide.grant else previous,
+            )
+        )
+    )
+    change.summary = "extension granted" if decide.grant else "extension refused"
+    change.details = {"agency": agency}
+    return change
 
 
 # --- reporters' replies -----------------------------------------------------------------
@@ -413,9 +668,14 @@ def decide_reply(
         return Refusal(Reason.RATING_REQUIRED, details)
     step = REPORTER_STEPS[reply.action]
     if not can_take(step, case.status, Actor.REPORTER):
+        if reply.action is ReporterAction.WITHDRAW:
+            # Answered in full (or finished): a withdrawal can never apply to it any more.
+            return Refusal(Reason.STEP_NOT_ALLOWED, details | {"status": str(case.status)})
         return None  # the case has moved on
     change = CaseChange.step_of(case, step, Actor.REPORTER, now)
     change.command_id = reply.message_id
+    if reply.action is ReporterAction.WITHDRAW:
+        return _withdraw(change, case, reply)
     if reply.action is ReporterAction.ADD_INFORMATION:
         return _add_information(change, case, reply, rules)
     if reply.action is ReporterAction.REOPEN:
@@ -507,6 +767,40 @@ def _reopen(change: CaseChange, case: Case, reply: ReporterReply, rules: Rules) 
     return change
 
 
+def _withdraw(change: CaseChange, case: Case, reply: ReporterReply) -> CaseChange:
+    """The reporter withdraws a case not yet resolved: closed ``withdrawn``, kept, agencies told."""
+    tid, now = case.tracking_id, change.at
+    change.fields |= {"closed_at": now, "close_reason": "withdrawn"}
+    change.entry = {"agency": case.agency, "note": "laporan dicabut oleh pelapor"}
+    change.emit(
+        ComplaintClosed(
+            message_id=f"closed:{tid}:{reply.message_id}",
+            tracking_id=tid,
+            occurred_at=now,
+            status=change.target,
+            reason="withdrawn",
+        )
+    )
+    if change.source in _HOLDING and case.agency:
+        # Every agency working on it stops: the lead and any supporting agency.
+        for code in (case.agency, *case.supporting_agencies):
+            change.messages.append(
+                _notice(
+                    AgencyNotice(
+                        message_id=f"notice:{tid}:{reply.message_id}:{code}",
+                        tracking_id=tid,
+                        agency=code,
+                        notice="withdrawn",
+                        occurred_at=now,
+                        text=f"Laporan {tid} dicabut oleh pelapor. Penanganan dihentikan.",
+                    )
+                )
+            )
+    change.summary = "case withdrawn by the reporter"
+    change.details = {"agencies_told": len(change.messages) - 1}
+    return change
+
+
 def _rate_or_accept(change: CaseChange, case: Case, reply: ReporterReply) -> CaseChange:
     tid, now = case.tracking_id, change.at
     if reply.rating is not None:
@@ -541,12 +835,14 @@ def _rate_or_accept(change: CaseChange, case: Case, reply: ReporterReply) -> Cas
 
 def decide_command(
     case: Case,
-    command: Command[RoutingDispose | OpdRespond | ReporterReply],
+    command: Command[RoutingDispose | OpdRespond | ReporterReply | ExtensionDecide],
     now: datetime,
     rules: Rules,
 ) -> Decision:
     """Route a command to its use case."""
     message = command.message
+    if isinstance(message, ExtensionDecide):
+        return decide_extension(case, Command(message, command.sender), now, rules)
     if isinstance(message, RoutingDispose):
         return decide_dispose(case, Command(message, command.sender), now, rules)
     if isinstance(message, OpdRespond):

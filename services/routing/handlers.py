@@ -27,6 +27,7 @@ from services.routing.registry import Agency, AgencyQueues, active_agencies
 from shared.case import Case
 from shared.contract import (
     ComplaintVerified,
+    ExtensionDecide,
     OpdRespond,
     ReporterReply,
     RoutingDispose,
@@ -47,10 +48,11 @@ CASE_FIELDS: Document = {"raw_sealed": 0, "outbox": 0}
 #: load`` reaches a running routing service within this time, and the registry is not
 #: read again for every case.
 AGENCY_CACHE_SECONDS = 10.0
-_COMMANDS: Mapping[str, type[RoutingDispose | OpdRespond | ReporterReply]] = {
+_COMMANDS: Mapping[str, type[RoutingDispose | OpdRespond | ReporterReply | ExtensionDecide]] = {
     "routing.dispose": RoutingDispose,
     "opd.respond": OpdRespond,
     "reporter.reply": ReporterReply,
+    "routing.extension": ExtensionDecide,
 }
 
 
@@ -88,7 +90,8 @@ class Routing:
     async def handle_command(
         self, raw: bytes, routing_key: str, sender: Sender | None = None
     ) -> None:
-        """Apply a ``routing.dispose``, ``opd.respond`` or ``reporter.reply`` command."""
+        """Apply a ``routing.dispose``, ``routing.extension``, ``opd.respond`` or
+        ``reporter.reply`` command."""
         model = _COMMANDS.get(routing_key)
         if model is None:
             raise Refused(Reason.UNKNOWN_COMMAND, routing_key=routing_key)

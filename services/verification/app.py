@@ -25,6 +25,8 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
             verification_deadline=lambda at: ctx.settings.sla.verification_deadline(
                 ctx.calendar, at
             ),
+            deferral_deadline=lambda at: ctx.settings.sla.deferral_deadline(ctx.calendar, at),
+            admin_desk_deadline=lambda at: ctx.settings.sla.admin_desk_deadline(ctx.calendar, at),
         )
         verification = Verification(ctx, rules)
 

@@ -41,7 +41,7 @@ from shared.contract import (
     Decision,
     VerificationDecide,
 )
-from shared.lifecycle import Actor, Severity, Status, can_take
+from shared.lifecycle import Actor, DeferralExpired, Severity, Status, can_take, check_reply_in_time
 from shared.unit_of_work import CaseChange, Command
 from shared.vocabulary import Reason, Refusal
 
@@ -54,6 +54,10 @@ class Rules:
 
     policy: VerificationPolicy
     verification_deadline: Callable[[datetime], datetime]
+    #: The reporter's window to answer a deferral (issue 12), from the moment of deferring.
+    deferral_deadline: Callable[[datetime], datetime]
+    #: The admin desk's deadline for a case referred as "not our authority" (issue 12).
+    admin_desk_deadline: Callable[[datetime], datetime]
 
 
 def verified_id(tracking_id: str) -> str:
@@ -91,6 +95,7 @@ def facts_of(case: Case) -> ReportFacts:
         text=text,
         received_at=case.received_at,
         anonymous=case.anonymous,
+        confidential=case.confidential,
         has_location=bool(case.location),
         category_hint=case.category_hint,
         terms=stored_terms if stored_terms is not None else text_terms(text),
@@ -196,15 +201,35 @@ def decide_link_duplicate(original: Case, duplicate: str, now: datetime) -> Case
 # --- the reporter answered -------------------------------------------------------------
 
 
-def decide_resume(case: Case, cause_id: str, now: datetime, rules: Rules) -> CaseChange | None:
-    """The reporter answered the admin's question: back to the admin's desk."""
+def reply_in_time(case: Case, added_at: datetime) -> bool:
+    """Whether information added at ``added_at`` came within the case's deferral window."""
+    try:
+        check_reply_in_time(case.deadline("deferral"), added_at)
+    except DeferralExpired:
+        return False
+    return True
+
+
+def decide_resume(
+    case: Case, cause_id: str, now: datetime, rules: Rules, added_at: datetime | None = None
+) -> CaseChange | None:
+    """The reporter answered the admin's question in time: back to the admin's desk.
+
+    ``added_at`` is when the reporter added the information (the event's time; ``now``
+    when absent). A late answer revives nothing: it stays on the case, and escalation
+    archives the case ``no_reply`` when the window's clock runs out.
+    """
     if case.status is not Status.DEFERRED or case.has_applied(cause_id):
+        return None
+    if not reply_in_time(case, added_at or now):
         return None
     change = CaseChange.step_of(case, "resume", Actor.REPORTER, now)
     change.command_id = cause_id
     # The admin's 3 working days start again: the time the reporter took is theirs.
     deadline = rules.verification_deadline(now)
     change.fields["deadlines.verification"] = deadline
+    # The reporter's window is over: escalation watches the admin's deadline again.
+    change.unset.append("deadlines.deferral")
     category, severity = suggestions(case)
     findings = [CheckFinding.model_validate(f) for f in case.checks]
     findings.append(
@@ -251,7 +276,8 @@ def decide_admin(
             _verify(change, case, decide)
         case Decision.DEFER:
             question = (decide.question or "").strip()
-            change.fields["question"] = question
+            deferral = rules.deferral_deadline(now)
+            change.fields |= {"question": question, "deadlines.deferral": deferral}
             change.emit(
                 ComplaintDeferred(
                     message_id=deferred_id(case.tracking_id, decide.message_id),
@@ -259,9 +285,13 @@ def decide_admin(
                     occurred_at=now,
                     status=change.target,
                     reporter_message=question,
+                    deferral_deadline=deferral,
                 )
             )
         case Decision.NOT_OUR_AUTHORITY:
+            # The admin desk's own clock (1 working day) runs while it finds the agency.
+            admin_desk = rules.admin_desk_deadline(now)
+            change.fields["deadlines.admin_desk"] = admin_desk
             change.emit(
                 ComplaintNeedsRouting(
                     message_id=referred_id(case.tracking_id),
@@ -269,6 +299,7 @@ def decide_admin(
                     occurred_at=now,
                     status=change.target,
                     reason=(decide.note or "").strip(),
+                    admin_desk_deadline=admin_desk,
                 )
             )
         case Decision.ARCHIVE:

@@ -100,7 +100,7 @@ class Verification:
                 case ComplaintReceived():
                     await self.check(event.tracking_id)
                 case ComplaintInformationAdded():
-                    await self.resume(event.tracking_id, event.message_id)
+                    await self.resume(event.tracking_id, event.message_id, event.occurred_at)
                 case _:
                     log.info("event not for verification", extra={"event": event.event})
         except Refused as refused:
@@ -174,14 +174,22 @@ class Verification:
                 original, lambda case: decide_link_duplicate(case, duplicate, now), _LINK_FIELDS
             )
 
-    async def resume(self, tracking_id: str, cause_id: str) -> bool:
-        """The reporter answered the admin's question: back to the admin's desk."""
+    async def resume(
+        self, tracking_id: str, cause_id: str, added_at: datetime | None = None
+    ) -> bool:
+        """The reporter answered the admin's question in time: back to the admin's desk."""
         now = self._ctx.clock.now()
         change = await self._cases.apply(
-            tracking_id, lambda case: decide_resume(case, cause_id, now, self._rules), CASE_FIELDS
+            tracking_id,
+            lambda case: decide_resume(case, cause_id, now, self._rules, added_at),
+            CASE_FIELDS,
         )
         if change is None:
-            log.info("information added; nothing to resume", extra={"tracking_id": tracking_id})
+            # Not deferred, already resumed, or after the window (the clock archives it).
+            log.info(
+                "information added; nothing to resume (not deferred, repeated or late)",
+                extra={"tracking_id": tracking_id},
+            )
         return change is not None
 
     # --- commands: verification.decide -------------------------------------------------

@@ -33,6 +33,7 @@ from shared import topology
 from shared.calendar import WorkingCalendar
 from shared.clock import ManualClock
 from shared.contract import (
+    ComplaintDeferred,
     ComplaintDispatched,
     ComplaintFollowedUp,
     ComplaintNeedsReview,
@@ -57,6 +58,7 @@ WIB = ZoneInfo("Asia/Jakarta")
 CAL = WorkingCalendar()
 AGENCY = "dinkes-sumsel"
 AGENCY_NAME = "Dinas Kesehatan Provinsi Sumatera Selatan"
+OTHER_AGENCY = "dinkes-palembang"  # a second agency: its reminders are never the first's
 REPORTER_NAME = "Siti Aminah"  # must never reach an agency, an oversight office or a log
 
 
@@ -130,7 +132,7 @@ async def announce_dispatch(amqp: aio_pika.abc.AbstractConnection, case: Json) -
         tracking_id=case["_id"],
         occurred_at=case["dispatched_at"],
         status=Status.DISPATCHED,
-        agency=AGENCY,
+        agency=case["agency"],
         agency_name=AGENCY_NAME,
         hop=1,
         follow_up_deadline=case["deadlines"]["follow_up"],
@@ -211,6 +213,8 @@ async def test_a_late_case_climbs_reminder_to_ombudsman_each_step_once_with_two_
     settings = escalation_settings(servers, db_name)
     # One case narrated, eleven more so that both replicas have work at the same instants.
     cases = [dispatched_case(new_tracking_id(), wib(11, 2, 9), protector) for _ in range(12)]
+    for case in cases[6:]:  # half of them with another agency
+        case["agency"] = OTHER_AGENCY
     tid = cases[0]["_id"]
     follow_up = cases[0]["deadlines"]["follow_up"]
     async with (
@@ -220,6 +224,14 @@ async def test_a_late_case_climbs_reminder_to_ombudsman_each_step_once_with_two_
         escalation_app.create(settings, clock) as service,
         escalation_app.create(settings, clock),
     ):
+        # Each agency's liaison has its own reminder queue, declared with the agency.
+        channel = await amqp.channel()
+        for code in (AGENCY, OTHER_AGENCY):
+            await topology.declare_queue(
+                channel, topology.liaison_queue(code), settings.delivery_limit
+            )
+            await drain(amqp, f"penghubung.{code}")  # left over by an earlier run
+        await channel.close()
         await store.complaints.insert_many(cases)
         for case in cases:
             await announce_dispatch(amqp, case)
@@ -280,8 +292,15 @@ async def test_a_late_case_climbs_reminder_to_ombudsman_each_step_once_with_two_
     assert set(every_step.values()) == {1}
     assert len(every_step) == 12 * 4
 
+    # Each reminder reaches only its own agency's liaison (issue 12), once per case.
+    for code in (AGENCY, OTHER_AGENCY):
+        liaison = await drain(amqp, f"penghubung.{code}")
+        own = sorted(c["_id"] for c in cases if c["agency"] == code)
+        assert sorted(n["tracking_id"] for n in liaison) == own
+        assert {(n["_routing_key"], n["level"]) for n in liaison} == {(f"penghubung.{code}", 0)}
+    assert await drain(amqp, "oversight.penghubung") == []  # the admin desk's only
     # Each oversight office got its own notice of each case, once, keyed by the agency.
-    for target, level in [("penghubung", 0), ("pimpinan", 1), ("inspektorat", 2), ("ombudsman", 3)]:
+    for target, level in [("pimpinan", 1), ("inspektorat", 2), ("ombudsman", 3)]:
         notices = await drain(amqp, f"oversight.{target}")
         assert sorted(n["tracking_id"] for n in notices) == sorted(c["_id"] for c in cases)
         [notice] = [n for n in notices if n["tracking_id"] == tid]
@@ -412,6 +431,7 @@ async def test_a_service_stopped_for_three_days_catches_up_on_start(
                 channel, topology.liaison_queue(AGENCY), settings.delivery_limit
             )
             await channel.close()
+            await drain(amqp, f"penghubung.{AGENCY}")  # other tests' reminders
             await store.complaints.insert_one(late)
             await announce_dispatch(amqp, late)
             clock.set(wib(11, 6, 8))
@@ -545,6 +565,67 @@ async def test_a_resolved_case_with_no_reply_closes_itself_after_10_working_days
     assert stored.get("outbox", []) == []
 
 
+async def test_an_unanswered_deferral_reminds_the_reporter_then_is_archived_no_reply(
+    amqp: aio_pika.abc.AbstractConnection,
+    servers: Servers,
+    db_name: str,
+    store: Store,
+    protector: IdentityProtector,
+    clock: ManualClock,
+) -> None:
+    settings = escalation_settings(servers, db_name)
+    deferred_at = wib(11, 2, 9)
+    window = SlaPolicy().deferral_deadline(CAL, deferred_at)
+    # 10 working days after Mon 2 Nov: Tue 3 .. Mon 16 Nov, to its last instant.
+    assert window == wib(11, 17) - dt.timedelta(microseconds=1)
+    case = base_case(new_tracking_id(), deferred_at - dt.timedelta(hours=3), protector)
+    tid = case["_id"]
+    case |= {"status": "deferred", "question": "Di RT berapa?"}
+    case["deadlines"]["deferral"] = window
+    clock.set(deferred_at)
+    async with (
+        Listener(amqp, topology.EVENTS, "complaint.reminder") as reminders,
+        Listener(amqp, topology.EVENTS, "complaint.archived") as archived,
+        Listener(amqp, topology.OVERSIGHT, "#") as oversight,
+        escalation_app.create(settings, clock) as service,
+    ):
+        await store.complaints.insert_one(case)
+        deferred = ComplaintDeferred(
+            message_id=f"deferred:{tid}:1",
+            tracking_id=tid,
+            occurred_at=deferred_at,
+            status=Status.DEFERRED,
+            reporter_message="Di RT berapa?",
+            deferral_deadline=window,
+        )
+        await publish(amqp, topology.EVENTS, "complaint.deferred", to_json_dict(deferred))
+        await eventually(lambda: _has_timer(store, tid), timeout=15)
+
+        clock.set(wib(11, 16, 23, 59, 59))  # day 10, its last second: reminded, not archived
+        [reminder] = await reminders.wait_for(lambda b: len(b) >= 1)
+        await nothing_due(service)
+        assert await archived.flush() == []
+        clock.set(wib(11, 17))
+        [event] = await archived.wait_for(lambda b: len(b) >= 1)
+        await timer_is(store, tid, None)
+        await oversight.flush()
+
+    assert (reminder["target"], reminder["deadline_kind"]) == ("pelapor", "deferral")
+    assert oversight.bodies() == []  # the reporter's own deadline: no oversight notice
+    assert (event["reason"], event["status"]) == ("no_reply", "archived")
+    assert event["message_id"] == f"expire_deferral:{tid}"
+    assert event["reporter_message"]  # the reporter is told (intake turns it into a notice)
+    stored = await store.complaints.find_one({"_id": tid})
+    assert stored is not None
+    assert (stored["status"], stored["archive_reason"]) == ("archived", "no_reply")
+    assert [e["step"] for e in stored["timeline"]][-2:] == ["remind", "expire_deferral"]
+
+
+async def _has_timer(store: Store, tid: str) -> bool:
+    doc = await store.complaints.find_one({"_id": tid}, {"escalation": 1})
+    return bool(doc and (doc.get("escalation") or {}).get("next_at"))
+
+
 def _start_escalation(settings: IntakeSettings, **env: str) -> subprocess.Popen[bytes]:
     return start_service(
         "escalation",
@@ -569,6 +650,11 @@ async def test_a_crash_between_recording_a_step_and_publishing_it_loses_and_repe
     disposed_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=60)
     case = dispatched_case(new_tracking_id(), disposed_at, protector)
     tid = case["_id"]
+    # The agency's liaison reads its own reminder queue (issue 12), emptied of other tests'.
+    channel = await amqp.channel()
+    await topology.declare_queue(channel, topology.liaison_queue(AGENCY), settings.delivery_limit)
+    await channel.close()
+    await drain(amqp, f"penghubung.{AGENCY}")
     await store.complaints.insert_one(case)
     async with (
         Listener(amqp, topology.EVENTS, "complaint.reminder") as reminders,
@@ -599,7 +685,10 @@ async def test_a_crash_between_recording_a_step_and_publishing_it_loses_and_repe
     ]
     notices = [
         n
-        for target in ("penghubung", "pimpinan", "inspektorat", "ombudsman")
-        for n in await drain(amqp, f"oversight.{target}")
+        for queue in (
+            f"penghubung.{AGENCY}",
+            *(f"oversight.{t}" for t in ("pimpinan", "inspektorat", "ombudsman")),
+        )
+        for n in await drain(amqp, queue)
     ]
     assert Counter(n["level"] for n in notices) == {0: 1, 1: 1, 2: 1, 3: 1}

@@ -867,6 +867,155 @@ async def test_an_answer_that_can_never_apply_is_dead_lettered_and_changes_nothi
 # --- operating it -----------------------------------------------------------------------------
 
 
+# --- issue 12: koordinasi, withdrawal, extension ------------------------------------------
+
+
+async def unplaced_case(amqp: AbstractConnection, store: Store) -> str:
+    """A verified case no rule places: it waits on the admin's desk (taken off it)."""
+    tid = await submit(
+        amqp,
+        store,
+        title="Tiang listrik miring",
+        description="Tiang listrik miring hampir roboh ke badan jalan dekat puskesmas.",
+        category="listrik",
+    )
+    await verify(amqp, store, tid, "listrik")
+
+    async def waits() -> bool:
+        return bool((await stored(store, tid))["status"] == "awaiting_routing")
+
+    await eventually(waits)
+    await take_all(amqp, "admin.review")
+    return tid
+
+
+async def test_a_koordinasi_case_supporting_agencies_inform_the_lead_who_alone_resolves(
+    amqp: AbstractConnection, services: None, store: Store
+) -> None:
+    lead, helpers = "pupr-palembang", ["dinkes-palembang", "dishub-sumsel"]
+    tid = await unplaced_case(amqp, store)
+    async with (
+        AgencyDesk(amqp, lead) as lead_desk,
+        AgencyDesk(amqp, helpers[0]) as helper_desk,
+        AgencyDesk(amqp, helpers[1]) as other_desk,
+    ):
+        body: Json = {
+            "message_id": f"dispose-{uuid.uuid4().hex[:8]}",
+            "tracking_id": tid,
+            "agency": lead,
+            "admin": "admin.pusat",
+            "supporting": helpers,
+        }
+        await publish(amqp, topology.COMMANDS, "routing.dispose", body, body["message_id"])
+        to_lead, _ = await lead_desk.receive()
+        to_helper, _ = await helper_desk.receive()
+        to_other, _ = await other_desk.receive()
+        assert [d["role"] for d in (to_lead, to_helper, to_other)] == [
+            "lead",
+            "supporting",
+            "supporting",
+        ]
+        assert {d["lead_agency"] for d in (to_lead, to_helper, to_other)} == {lead}
+
+        await helper_desk.answer(tid, "add_information", "Puskesmas terdekat 50 m dari tiang.")
+        notice, _ = await lead_desk.receive()
+        assert (notice["notice"], notice["from_agency"]) == ("information_added", helpers[0])
+        assert "Puskesmas terdekat" in notice["text"]
+
+        await other_desk.answer(tid, "resolve", "Sudah kami tangani.")
+        refused = await dead_letter(amqp, "opd.respond")
+        assert json.loads(refused.body)["agency"] == helpers[1]
+        assert (await stored(store, tid))["status"] == "dispatched"
+
+        await lead_desk.answer(tid, "resolve", "Tiang sudah ditegakkan bersama PLN.")
+
+        async def is_resolved() -> bool:
+            return bool((await stored(store, tid))["status"] == "resolved")
+
+        await eventually(is_resolved)
+    case = await stored(store, tid)
+    assert (case["agency"], case["supporting_agencies"]) == (lead, helpers)
+    assert [n["agency"] for n in case["agency_notes"]] == [helpers[0]]
+    assert case["final_answer"]["agency"] == lead
+    steps = [t.step for t in await case_timeline(store, tid)]
+    assert steps[-3:] == ["coordinate", "support", "resolve"]
+
+
+async def test_the_reporter_withdraws_before_resolution_and_is_refused_after(
+    amqp: AbstractConnection, services: None, store: Store
+) -> None:
+    async with (
+        AgencyDesk(amqp, "pupr-palembang") as desk,
+        Listener(amqp, topology.OUTBOUND, "channel.telegram") as outbound,
+    ):
+        tid = await submit(amqp, store)
+        await verify(amqp, store, tid, "jalan")
+        await desk.receive()
+        await reply(amqp, tid, "withdraw", {"phone": SITI_PHONE})
+        notice, _ = await desk.receive()
+        [closed] = await arrived(outbound, "closed", tid)
+        case = await stored(store, tid)
+        assert (case["status"], case["close_reason"]) == ("closed", "withdrawn")
+        assert (notice["notice"], notice["tracking_id"]) == ("withdrawn", tid)
+        assert closed["text"]
+
+        done = await resolved_case(amqp, store, desk)
+        await reply(amqp, done, "withdraw", {"phone": SITI_PHONE})
+        refused = await dead_letter(amqp, "reporter.reply")
+    assert json.loads(refused.body)["tracking_id"] == done
+    assert (await stored(store, done))["status"] == "resolved"
+    assert await store.complaints.count_documents({"_id": tid}) == 1  # kept, not deleted
+
+
+async def test_an_extension_is_asked_once_granted_by_the_admin_and_moves_the_deadline(
+    amqp: AbstractConnection, services: None, store: Store
+) -> None:
+    async with AgencyDesk(amqp, "pupr-palembang") as desk:
+        tid = await submit(amqp, store)
+        await verify(amqp, store, tid, "jalan")
+        await desk.receive()
+        before = (await stored(store, tid))["deadlines"]["resolution"]
+        until = (before + timedelta(days=10)).date()
+        ask: Json = {
+            "message_id": f"ext-{uuid.uuid4().hex[:8]}",
+            "tracking_id": tid,
+            "agency": "pupr-palembang",
+            "liaison": "penghubung.pupr",
+            "action": "request_extension",
+            "message": "Menunggu anggaran perbaikan.",
+            "extend_until": until.isoformat(),
+        }
+        await publish(amqp, topology.COMMANDS, "opd.respond", ask, ask["message_id"])
+
+        async def requested() -> list[Json]:
+            return [
+                json.loads(m.body)
+                for m in await take_all(amqp, "admin.review")
+                if json.loads(m.body)["tracking_id"] == tid
+            ]
+
+        [request] = await eventually(requested)
+        assert request["event"] == "extension_requested"
+        again = ask | {"message_id": f"ext-{uuid.uuid4().hex[:8]}"}
+        await publish(amqp, topology.COMMANDS, "opd.respond", again, again["message_id"])
+        refused = await dead_letter(amqp, "opd.respond")
+        assert json.loads(refused.body)["message_id"] == again["message_id"]
+
+        grant: Json = {
+            "message_id": f"grant-{uuid.uuid4().hex[:8]}",
+            "tracking_id": tid,
+            "admin": "admin.pusat",
+            "grant": True,
+        }
+        await publish(amqp, topology.COMMANDS, "routing.extension", grant, grant["message_id"])
+        notice, _ = await desk.receive()
+    assert notice["notice"] == "extension_granted"
+    case = await stored(store, tid)
+    assert case["extension"]["state"] == "granted"
+    assert case["deadlines"]["resolution"] > before
+    assert case["deadlines"]["resolution"].date() in {until, until + timedelta(days=1)}
+
+
 async def _lapor(settings: IntakeSettings, *args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,

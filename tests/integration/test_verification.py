@@ -13,7 +13,7 @@ import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import aio_pika
@@ -203,9 +203,7 @@ async def test_a_clear_complaint_is_verified_automatically_and_the_reporter_told
     amqp: aio_pika.abc.AbstractConnection, services: None, events: Listener, store: Store
 ) -> None:
     async with Listener(amqp, topology.OUTBOUND, "channel.whatsapp") as outbound:
-        tracking_id = await submit(
-            amqp, store, report(ROAD, agency="pupr-palembang", confidential=True)
-        )
+        tracking_id = await submit(amqp, store, report(ROAD, agency="pupr-palembang"))
         verified = await outcome(events, tracking_id, "verified")
         notices = await outbound.wait_for(lambda b: any(n["event"] == "verified" for n in b))
     assert verified["message_id"] == f"verified:{tracking_id}"
@@ -214,7 +212,7 @@ async def test_a_clear_complaint_is_verified_automatically_and_the_reporter_told
     assert verified["category"] == "jalan"
     assert verified["severity"] == "sedang"
     assert verified["agency_hint"] == "pupr-palembang"
-    assert verified["confidential"] is True
+    assert verified["confidential"] is False
     assert "telah diverifikasi" in next(n for n in notices if n["event"] == "verified")["text"]
 
     case = await store.complaints.find_one({"_id": tracking_id})
@@ -224,6 +222,20 @@ async def test_a_clear_complaint_is_verified_automatically_and_the_reporter_told
     assert case["verified_at"] is not None
     assert [e["step"] for e in case["timeline"]] == ["receive", "auto_verify"]
     assert case.get("outbox", []) == []
+
+
+async def test_a_clear_rahasia_report_is_held_for_the_admin_saying_why(
+    amqp: aio_pika.abc.AbstractConnection, services: None, events: Listener, store: Store
+) -> None:
+    tracking_id = await submit(
+        amqp, store, report(ROAD, agency="pupr-palembang", confidential=True)
+    )
+    message = await take(amqp, topology.ADMIN_REVIEW.name)
+    held = json.loads(message.body)
+    assert (held["event"], held["tracking_id"]) == ("needs_review", tracking_id)
+    assert {f["code"] for f in held["findings"]} == {"confidential"}
+    case = await store.complaints.find_one({"_id": tracking_id})
+    assert case is not None and case["status"] == "needs_review"
 
 
 async def test_an_unclear_report_waits_on_the_admin_review_queue(
@@ -410,6 +422,12 @@ async def test_defer_asks_the_reporter_and_their_answer_puts_it_back_on_the_admi
     stored = await store.complaints.find_one({"_id": tracking_id})
     assert stored is not None
     assert (stored["status"], stored["question"]) == ("deferred", question)
+    # The reporter's window (10 working days) is stored and told.
+    window = stored["deadlines"]["deferral"]
+    # MongoDB keeps milliseconds of the stored deadline.
+    told = datetime.fromisoformat(deferred["deferral_deadline"])
+    assert abs(told - window) < timedelta(milliseconds=1)
+    assert window > stored["updated_at"] + timedelta(days=10)
 
     # The reporter replies through their channel; routing announces the added information.
     added = {
@@ -457,6 +475,35 @@ async def test_not_our_authority_sends_the_case_to_the_manual_routing_queue(
     assert routed["status"] == "awaiting_routing"
     case = await store.complaints.find_one({"_id": tracking_id})
     assert case is not None and case["status"] == "awaiting_routing"
+    # The admin desk's own clock runs (1 working day), told on the event.
+    told = datetime.fromisoformat(routed["admin_desk_deadline"])
+    assert abs(told - case["deadlines"]["admin_desk"]) < timedelta(milliseconds=1)
+
+
+async def test_information_added_after_the_deferral_window_revives_nothing(
+    amqp: aio_pika.abc.AbstractConnection, services: None, events: Listener, store: Store
+) -> None:
+    tracking_id = await held_for_review(amqp, store, events)
+    await decide(
+        amqp, "console-late", tracking_id=tracking_id, decision="defer", question="RT berapa?"
+    )
+    await outcome(events, tracking_id, "deferred")
+    stored = await store.complaints.find_one({"_id": tracking_id})
+    assert stored is not None
+    late = stored["deadlines"]["deferral"] + timedelta(minutes=1)
+    added = {
+        "message_id": f"info:{tracking_id}:late",
+        "tracking_id": tracking_id,
+        "occurred_at": late.isoformat(),
+        "status": "deferred",
+        "event": "information_added",
+    }
+    await publish(amqp, topology.EVENTS, "complaint.information_added", added)
+    await handled_after(amqp)
+    after = await store.complaints.find_one({"_id": tracking_id})
+    assert after is not None
+    assert after["status"] == "deferred"
+    assert [e["step"] for e in after["timeline"]][-1] == "defer"
 
 
 async def test_the_admin_archives_with_a_reason_from_the_fixed_list(

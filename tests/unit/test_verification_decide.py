@@ -35,7 +35,12 @@ pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 POLICY = VerificationPolicy()
-RULES = Rules(POLICY, verification_deadline=lambda at: at + timedelta(days=3))
+RULES = Rules(
+    POLICY,
+    verification_deadline=lambda at: at + timedelta(days=3),
+    deferral_deadline=lambda at: at + timedelta(days=14),
+    admin_desk_deadline=lambda at: at + timedelta(days=1),
+)
 
 
 def received(**fields: Any) -> Case:
