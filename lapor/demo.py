@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import uuid
 from collections import Counter
@@ -32,6 +31,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from lapor.demo_data import DAY_OF_REPORTS, DemoReport
 from lapor.local import prepare_environment, start_all, start_portal
+from lapor.rabbitmqctl import RabbitmqctlError, rabbitmqctl
 from shared import topology
 from shared.clock import ShiftedClock
 from shared.settings import LaporSettings
@@ -371,10 +371,7 @@ class Demo:
 
 
 def _rabbitmqctl(*args: str) -> None:
-    executable = shutil.which("rabbitmqctl")
-    if executable is None:
-        raise OSError("rabbitmqctl not found")
-    subprocess.run([executable, *args], check=True, capture_output=True, timeout=60)  # noqa: S603
+    rabbitmqctl(*args)
 
 
 def _demo_vhost(base_url: str) -> tuple[str, str | None]:
@@ -385,7 +382,7 @@ def _demo_vhost(base_url: str) -> tuple[str, str | None]:
     try:
         _rabbitmqctl("add_vhost", vhost)
         _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    except (subprocess.SubprocessError, OSError):
+    except RabbitmqctlError:
         return base_url, None
     parts = urlsplit(base_url)
     return urlunsplit(parts._replace(path="/" + quote(vhost, safe=""))), vhost
@@ -393,7 +390,7 @@ def _demo_vhost(base_url: str) -> tuple[str, str | None]:
 
 def _drop_vhost(vhost: str | None) -> None:
     if vhost:
-        with contextlib.suppress(subprocess.SubprocessError, OSError):
+        with contextlib.suppress(RabbitmqctlError):
             _rabbitmqctl("delete_vhost", vhost)
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from lapor.rabbitmqctl import RabbitmqctlError, rabbitmqctl
+
 LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 
 
@@ -57,11 +59,10 @@ def _docker_answers() -> bool:
 
 
 def _rabbitmqctl(*args: str) -> None:
-    result = subprocess.run(
-        ["rabbitmqctl", *args], capture_output=True, text=True, timeout=60, check=False
-    )
-    if result.returncode != 0:
-        raise ServerUnavailable(f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip()}")
+    try:
+        rabbitmqctl(*args)
+    except RabbitmqctlError as exc:
+        raise ServerUnavailable(str(exc)) from None
 
 
 def _local_vhost(namespace: str, stack: ExitStack) -> str:

@@ -43,7 +43,6 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -54,6 +53,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+from lapor.rabbitmqctl import RabbitmqctlError, rabbitmqctl
 from shared import topology
 from shared.senders import AGENCY_PREFIX, CHANNEL_PREFIX, PORTAL_CHANNELS, PORTAL_USER
 
@@ -226,19 +226,9 @@ class Rabbitmqctl:
 
     def _run(self, *args: str, stdin: str | None = None) -> str:
         try:
-            done = subprocess.run(  # noqa: S603 - fixed program, arguments are ours
-                [self.command, "--quiet", *args],
-                input=stdin,
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=120,
-            )
-        except subprocess.TimeoutExpired:
-            raise AccessError(f"rabbitmqctl {args[0]} did not answer in 120 s") from None
-        if done.returncode != 0:
-            raise AccessError(f"rabbitmqctl {args[0]} failed: {done.stderr.strip()[:500]}")
-        return done.stdout
+            return rabbitmqctl("--quiet", *args, stdin=stdin, timeout=120)
+        except RabbitmqctlError as exc:
+            raise AccessError(str(exc)) from None
 
     def users(self) -> set[str]:
         """The names of every user on the broker."""

@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import stat
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from lapor.commands.access import (
     password_hash,
     vhost_of,
 )
+from lapor.rabbitmqctl import RabbitmqctlError, rabbitmqctl
 from shared import topology
 
 pytestmark = pytest.mark.integration
@@ -46,11 +46,10 @@ HOST = urlsplit(os.environ.get("LAPOR_TEST_AMQP_URL") or "amqp://localhost:5672/
 
 def _ctl(*args: str, check: bool = True) -> None:
     try:
-        subprocess.run(
-            ["rabbitmqctl", "--quiet", *args], check=check, capture_output=True, timeout=120
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"rabbitmqctl {args[0]} did not answer in 120 s: is the local node healthy?")
+        rabbitmqctl("--quiet", *args, timeout=120)
+    except RabbitmqctlError as exc:
+        if check or "did not answer" in str(exc):
+            pytest.fail(str(exc))
 
 
 @dataclass
