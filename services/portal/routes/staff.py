@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from services.escalation.recap import ADMIN_NAME
 from services.portal.deps import Portal, PortalDep
@@ -42,7 +43,7 @@ from services.portal.staff.deps import (
     Staff,
     refuse,
 )
-from services.portal.staff.desk import StaffRefused
+from services.portal.staff.desk import StaffDesk, StaffRefused
 from services.portal.staff.oversight import DEADLINE_TITLES, TARGET_TITLES
 from services.portal.staff.roles import (
     OVERSIGHT_TARGETS,
@@ -144,6 +145,41 @@ def _tracking_id(value: str) -> str:
     return tid
 
 
+@dataclass(frozen=True)
+class StaffCall:
+    """One staff request as the routes use it: the request, who makes it, the portal and
+    the staff desk (the staff dependency is resolved first, so a refused session, role or
+    CSRF token stops the request before anything else is read)."""
+
+    request: Request
+    staff: Staff
+    portal: Portal
+    desk: StaffDesk
+
+
+async def _current_call(
+    request: Request, staff: CurrentStaff, portal: PortalDep, desk: DeskDep
+) -> StaffCall:
+    return StaffCall(request, staff, portal, desk)
+
+
+async def _admin_call(
+    request: Request, staff: AdminStaff, portal: PortalDep, desk: DeskDep
+) -> StaffCall:
+    return StaffCall(request, staff, portal, desk)
+
+
+async def _liaison_call(
+    request: Request, staff: LiaisonStaff, portal: PortalDep, desk: DeskDep
+) -> StaffCall:
+    return StaffCall(request, staff, portal, desk)
+
+
+CurrentCall = Annotated[StaffCall, Depends(_current_call)]
+AdminCall = Annotated[StaffCall, Depends(_admin_call)]
+LiaisonCall = Annotated[StaffCall, Depends(_liaison_call)]
+
+
 # --- log-in -----------------------------------------------------------------------------
 
 
@@ -158,20 +194,23 @@ async def login_page(*, request: Request, desk: DeskDep, portal: PortalDep) -> R
     return _page(request, None, "login.html", {"error": None})
 
 
+class LoginForm(BaseModel):
+    """The log-in form's fields."""
+
+    name: str = Field("", max_length=200)
+    password: str = Field("", max_length=1000)
+    csrf_token: str = Field("", max_length=200)
+
+
 @router.post("/masuk", response_class=HTMLResponse)
 async def log_in(
-    *,
-    request: Request,
-    desk: DeskDep,
-    portal: PortalDep,
-    name: Annotated[str, Form(max_length=200)] = "",
-    password: Annotated[str, Form(max_length=1000)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    *, request: Request, desk: DeskDep, portal: PortalDep, form: Annotated[LoginForm, Form()]
 ) -> Response:
     """Check the name and password (throttled), start a session, go to the role's desk."""
     now = portal.clock.now()
     address = client_address(request)
-    if not portal.csrf.valid(request, csrf_token):
+    name, password = form.name, form.password
+    if not portal.csrf.valid(request, form.csrf_token):
         raise StaffRefused(
             "Formulir kedaluwarsa atau tidak sah. Muat ulang halaman lalu coba lagi."
         )
@@ -265,9 +304,9 @@ async def admin_desk(
     })  # fmt: skip
 
 
-async def _visible_case(*, portal: Portal, desk: DeskDep, staff: Staff, request: Request,
-                        tracking_id: str) -> Document:  # fmt: skip
+async def _visible_case(call: StaffCall, tracking_id: str) -> Document:
     """The case if this staff member may read it; 403 (logged) or 404 otherwise."""
+    portal, desk, staff = call.portal, call.desk, call.staff
     tid = _tracking_id(tracking_id)
     doc = await cases.load_case(portal.store, tid)
     if doc is None:
@@ -278,24 +317,19 @@ async def _visible_case(*, portal: Portal, desk: DeskDep, staff: Staff, request:
         notices = await desk.inbox.for_case(tid)
         allowed = any(n.target in OVERSIGHT_TARGETS[staff.role] for n in notices)
     if not allowed:
-        await refuse(desk, staff, portal.clock.now(), request, "not_their_case")
+        await refuse(desk, staff, portal.clock.now(), call.request, "not_their_case")
         raise StaffRefused("Laporan tidak ditemukan atau bukan untuk Anda.")
     return doc
 
 
 @router.get("/kasus/{tracking_id}", response_class=HTMLResponse)
-async def case_page(
-    *, request: Request, tracking_id: str, staff: CurrentStaff, portal: PortalDep, desk: DeskDep
-) -> HTMLResponse:
+async def case_page(*, tracking_id: str, call: CurrentCall) -> HTMLResponse:
     """One case: the report, checks, suggestion, duplicates, timeline; the role's actions."""
-    doc = await _visible_case(
-        portal=portal, desk=desk, staff=staff, request=request, tracking_id=tracking_id
-    )
+    request, staff, portal, desk = call.request, call.staff, call.portal, call.desk
+    doc = await _visible_case(call, tracking_id)
     calendar = portal.settings.working_calendar()
-    view = await cases.case_view(
-        portal.store, doc, staff.role, now=portal.clock.now(), calendar=calendar,
-        protector=portal.protector,
-    )  # fmt: skip
+    context = cases.ViewContext(portal.clock.now(), calendar, portal.protector)
+    view = await cases.case_view(portal.store, doc, staff.role, context)
     agencies = [r.agency for r in await all_agencies(portal.store) if r.active]
     notices = await desk.inbox.for_case(str(doc["_id"]))
     return _page(request, staff, "case.html", {
@@ -318,41 +352,43 @@ def _form_error(message: str) -> StaffRefused:
     return error
 
 
+class DecisionForm(BaseModel):
+    """The admin's decision form (its CSRF token is checked by the staff dependency)."""
+
+    decision: str = Field(max_length=40)
+    category: str = Field("", max_length=100)
+    severity: str = Field("", max_length=20)
+    anonymous: str = Field("", max_length=5)
+    confidential: str = Field("", max_length=5)
+    flags_confirmed: str = Field("", max_length=5)
+    question: str = Field("", max_length=2000)
+    note: str = Field("", max_length=2000)
+    archive_reason: str = Field("", max_length=40)
+    agency: str = Field("", max_length=64)
+
+
 @router.post("/kasus/{tracking_id}/keputusan")
 async def decide(
-    *,
-    request: Request,
-    tracking_id: str,
-    staff: AdminStaff,
-    portal: PortalDep,
-    desk: DeskDep,
-    decision: Annotated[str, Form(max_length=40)],
-    category: Annotated[str, Form(max_length=100)] = "",
-    severity: Annotated[str, Form(max_length=20)] = "",
-    anonymous: Annotated[str, Form(max_length=5)] = "",
-    confidential: Annotated[str, Form(max_length=5)] = "",
-    flags_confirmed: Annotated[str, Form(max_length=5)] = "",
-    question: Annotated[str, Form(max_length=2000)] = "",
-    note: Annotated[str, Form(max_length=2000)] = "",
-    archive_reason: Annotated[str, Form(max_length=40)] = "",
-    agency: Annotated[str, Form(max_length=64)] = "",
+    *, tracking_id: str, call: AdminCall, form: Annotated[DecisionForm, Form()]
 ) -> Response:
     """verify / defer / not our authority / archive, as ``verification.decide``."""
-    doc = await _visible_case(
-        portal=portal, desk=desk, staff=staff, request=request, tracking_id=tracking_id
-    )
+    staff, portal, desk = call.staff, call.portal, call.desk
+    decision, category, severity = form.decision, form.category, form.severity
+    question, note, archive_reason = form.question, form.note, form.archive_reason
+    doc = await _visible_case(call, tracking_id)
     tid = str(doc["_id"])
     try:
         match decision:
             case "verify":
-                if flags_confirmed != "ya":
+                if form.flags_confirmed != "ya":
                     raise _form_error("Konfirmasi dulu sifat anonim dan rahasia laporan ini.")
-                command: Any = commands.verify(
-                    tid, staff.name, category=category.strip() or None,
+                confirmed = commands.Verification(
+                    category=category.strip() or None,
                     severity=Severity(severity) if severity else None,
-                    anonymous=anonymous == "ya", confidential=confidential == "ya",
+                    anonymous=form.anonymous == "ya", confidential=form.confidential == "ya",
                     note=note.strip() or None,
                 )  # fmt: skip
+                command: Any = commands.verify(tid, staff.name, confirmed)
             case "defer":
                 if not question.strip():
                     raise _form_error("Tulis pertanyaan untuk pelapor.")
@@ -381,18 +417,14 @@ async def decide(
 @router.post("/kasus/{tracking_id}/disposisi")
 async def route_by_hand(
     *,
-    request: Request,
     tracking_id: str,
-    staff: AdminStaff,
-    portal: PortalDep,
-    desk: DeskDep,
+    call: AdminCall,
     agency: Annotated[str, Form(max_length=64, pattern=AGENCY_CODE.pattern)],
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Route a case to an agency by hand, as ``routing.dispose``."""
-    doc = await _visible_case(
-        portal=portal, desk=desk, staff=staff, request=request, tracking_id=tracking_id
-    )
+    staff, portal, desk = call.staff, call.portal, call.desk
+    doc = await _visible_case(call, tracking_id)
     tid = str(doc["_id"])
     command = commands.dispose(tid, staff.name, agency, note.strip() or None)
     await _send(portal, commands.ROUTING_DISPOSE, command)
@@ -406,18 +438,14 @@ async def route_by_hand(
 @router.post("/kasus/{tracking_id}/identitas", response_class=HTMLResponse)
 async def reveal_identity(
     *,
-    request: Request,
     tracking_id: str,
-    staff: AdminStaff,
-    portal: PortalDep,
-    desk: DeskDep,
+    call: AdminCall,
     reason: Annotated[str, Form(min_length=5, max_length=500)],
 ) -> HTMLResponse:
     """Show the reporter's identity: a separate, deliberate action, written to the audit log
     (the reason and who, never what was shown)."""
-    doc = await _visible_case(
-        portal=portal, desk=desk, staff=staff, request=request, tracking_id=tracking_id
-    )
+    request, staff, portal, desk = call.request, call.staff, call.portal, call.desk
+    doc = await _visible_case(call, tracking_id)
     tid = str(doc["_id"])
     await desk.staff.audit.record(
         _audit(staff, portal.clock.now(), AuditAction.IDENTITY_REVEALED, tid, reason=reason.strip())
@@ -452,14 +480,12 @@ async def quarantined_report(
 @router.post("/karantina/{quarantine_id}/kirim-ulang", response_class=HTMLResponse)
 async def resubmit_quarantined(
     *,
-    request: Request,
     quarantine_id: str,
-    staff: AdminStaff,
-    portal: PortalDep,
-    desk: DeskDep,
+    call: AdminCall,
     report: Annotated[str, Form(max_length=300_000)],
 ) -> Response:
     """Send the corrected report to intake again, on its own channel."""
+    request, staff, portal, desk = call.request, call.staff, call.portal, call.desk
     doc = await _quarantined(portal, quarantine_id)
     try:
         body = quarantine.corrected_report(report, doc.get("channel"))
@@ -489,14 +515,12 @@ async def resubmit_quarantined(
 @router.post("/karantina/{quarantine_id}/tolak")
 async def dismiss_quarantined(
     *,
-    request: Request,
     quarantine_id: str,
-    staff: AdminStaff,
-    portal: PortalDep,
-    desk: DeskDep,
+    call: AdminCall,
     reason: Annotated[str, Form(min_length=3, max_length=500)],
 ) -> Response:
     """Dismiss a quarantined report with a reason (recorded in the portal's own collection)."""
+    staff, portal, desk = call.staff, call.portal, call.desk
     doc = await _quarantined(portal, quarantine_id)
     now = portal.clock.now()
     await desk.quarantine_reviews.update_one(
@@ -529,11 +553,8 @@ async def agency_desk(
 @router.post("/kasus/{tracking_id}/tanggapan")
 async def respond(
     *,
-    request: Request,
     tracking_id: str,
-    staff: LiaisonStaff,
-    portal: PortalDep,
-    desk: DeskDep,
+    call: LiaisonCall,
     action: Annotated[str, Form(max_length=40)],
     message: Annotated[str, Form(max_length=5000)] = "",
     suggested_agency: Annotated[str, Form(max_length=64)] = "",
@@ -543,6 +564,7 @@ async def respond(
     The agency comes from the case, never from the form: a liaison of another agency, or
     one who edited the URL or a hidden field, gets 403 and nothing is sent.
     """
+    request, staff, portal, desk = call.request, call.staff, call.portal, call.desk
     tid = _tracking_id(tracking_id)
     doc = await cases.load_case(portal.store, tid)
     holder = doc.get("agency") if doc else None
@@ -573,9 +595,8 @@ async def respond(
     suggestion = suggested_agency.strip() or None
     if suggestion and not AGENCY_CODE.match(suggestion):
         raise _form_error("Kode instansi yang disarankan tidak sah.")
-    command = commands.respond(
-        tid, holder, staff.name, agency_action, message=text or None, suggested_agency=suggestion
-    )
+    answer = commands.Answer(agency_action, message=text or None, suggested_agency=suggestion)
+    command = commands.respond(tid, holder, staff.name, answer)
     await _send(portal, commands.OPD_RESPOND, command)
     await desk.staff.audit.record(
         _audit(staff, portal.clock.now(), AuditAction.AGENCY_RESPONSE, tid, answer=action,
@@ -587,20 +608,28 @@ async def respond(
 # --- leaders' dashboard -----------------------------------------------------------------
 
 
-def _filter(dari: str, sampai: str, instansi: str, wilayah: str, kategori: str) -> DashboardFilter:
-    def day(text: str) -> dt.date | None:
-        try:
-            return dt.date.fromisoformat(text) if text else None
-        except ValueError:
-            raise _form_error(f"Tanggal tidak sah: {text!r} (tulis TTTT-BB-HH).") from None
+def _day(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        raise _form_error(f"Tanggal tidak sah: {text!r} (tulis TTTT-BB-HH).") from None
 
+
+FilterText = Annotated[str, Query(max_length=100)]
+
+
+def dashboard_filter(
+    dari: FilterText = "", sampai: FilterText = "", instansi: FilterText = "",
+    wilayah: FilterText = "", kategori: FilterText = "",
+) -> DashboardFilter:  # fmt: skip
+    """The dashboard's filter from its query (dates as TTTT-BB-HH, 422 otherwise)."""
     return DashboardFilter(
-        since=day(dari), until=day(sampai), agency=instansi.strip() or None,
+        since=_day(dari), until=_day(sampai), agency=instansi.strip() or None,
         region=wilayah.strip() or None, category=kategori.strip() or None,
     )  # fmt: skip
 
 
-FilterText = Annotated[str, Query(max_length=100)]
+FilterDep = Annotated[DashboardFilter, Depends(dashboard_filter)]
 
 
 def _scope(staff: Staff) -> frozenset[str]:
@@ -609,12 +638,9 @@ def _scope(staff: Staff) -> frozenset[str]:
 
 @router.get("/dasbor", response_class=HTMLResponse)
 async def dashboard(
-    *, request: Request, staff: DashboardStaff, portal: PortalDep,
-    dari: FilterText = "", sampai: FilterText = "", instansi: FilterText = "",
-    wilayah: FilterText = "", kategori: FilterText = "",
-) -> HTMLResponse:  # fmt: skip
+    *, request: Request, staff: DashboardStaff, portal: PortalDep, filt: FilterDep
+) -> HTMLResponse:
     """Per agency: the recap's numbers; weekly trends as charts; filters; CSV link."""
-    filt = _filter(dari, sampai, instansi, wilayah, kategori)
     calendar = portal.settings.working_calendar()
     board = await build_dashboard(portal.store, calendar, portal.clock.now(), filt, _scope(staff))
     query = urlencode(filt.as_params())
@@ -628,14 +654,11 @@ async def dashboard(
 
 @router.get("/dasbor/grafik/{name}.svg")
 async def dashboard_chart(
-    *, name: str, staff: DashboardStaff, portal: PortalDep,
-    dari: FilterText = "", sampai: FilterText = "", instansi: FilterText = "",
-    wilayah: FilterText = "", kategori: FilterText = "",
-) -> Response:  # fmt: skip
+    *, name: str, staff: DashboardStaff, portal: PortalDep, filt: FilterDep
+) -> Response:
     """One chart as an SVG image (shown with <img>, so nothing in it can run)."""
     if name != "instansi" and name not in DIMENSIONS:
         raise _form_error("Grafik tidak dikenal.")
-    filt = _filter(dari, sampai, instansi, wilayah, kategori)
     calendar = portal.settings.working_calendar()
     board = await build_dashboard(portal.store, calendar, portal.clock.now(), filt, _scope(staff))
     svg = recap_chart(board.recap) if name == "instansi" else trend_chart(board.trends[name])
@@ -648,13 +671,8 @@ async def dashboard_chart(
 
 
 @router.get("/dasbor/rekap.csv")
-async def dashboard_csv(
-    *, staff: DashboardStaff, portal: PortalDep,
-    dari: FilterText = "", sampai: FilterText = "", instansi: FilterText = "",
-    wilayah: FilterText = "", kategori: FilterText = "",
-) -> Response:  # fmt: skip
+async def dashboard_csv(*, staff: DashboardStaff, portal: PortalDep, filt: FilterDep) -> Response:
     """The filtered recap as CSV."""
-    filt = _filter(dari, sampai, instansi, wilayah, kategori)
     calendar = portal.settings.working_calendar()
     now = portal.clock.now()
     board = await build_dashboard(portal.store, calendar, now, filt, _scope(staff))
@@ -709,25 +727,43 @@ async def acknowledge_notice(
 # --- audit log --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class AuditQuery:
+    """The audit log's filter as typed (shown back in the form)."""
+
+    pelaku: str
+    tindakan: str
+    laporan: str
+    dari: str
+    sampai: str
+
+
+def audit_query(
+    pelaku: FilterText = "", tindakan: FilterText = "", laporan: FilterText = "",
+    dari: FilterText = "", sampai: FilterText = "",
+) -> AuditQuery:  # fmt: skip
+    """The audit log's query parameters, each at most 100 characters."""
+    return AuditQuery(pelaku, tindakan, laporan, dari, sampai)
+
+
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_log(
     *, request: Request, staff: OperatorStaff, desk: DeskDep,
-    pelaku: FilterText = "", tindakan: FilterText = "", laporan: FilterText = "",
-    dari: FilterText = "", sampai: FilterText = "",
+    query: Annotated[AuditQuery, Depends(audit_query)],
 ) -> HTMLResponse:  # fmt: skip
     """The audit log, newest first, filtered by actor, action, case and period."""
-    flt = _filter(dari, sampai, "", "", "")
+    since, until = _day(query.dari), _day(query.sampai)
     calendar = desk.settings.working_calendar()
     which = AuditFilter(
-        actor=pelaku.strip().lower() or None,
-        action=AuditAction(tindakan) if tindakan in set(AuditAction) else None,
-        tracking_id=laporan.strip() or None,
-        since=calendar.start_of_day(flt.since) if flt.since else None,
-        until=calendar.start_of_day(flt.until + dt.timedelta(days=1)) if flt.until else None,
+        actor=query.pelaku.strip().lower() or None,
+        action=AuditAction(query.tindakan) if query.tindakan in set(AuditAction) else None,
+        tracking_id=query.laporan.strip() or None,
+        since=calendar.start_of_day(since) if since else None,
+        until=calendar.start_of_day(until + dt.timedelta(days=1)) if until else None,
     )
     entries = await desk.staff.audit.search(which)
     return _page(request, staff, "audit.html", {
         "active": "audit", "entries": entries, "actions": list(AuditAction),
-        "pelaku": pelaku, "tindakan": tindakan, "laporan": laporan, "dari": dari,
-        "sampai": sampai,
+        "pelaku": query.pelaku, "tindakan": query.tindakan, "laporan": query.laporan,
+        "dari": query.dari, "sampai": query.sampai,
     })  # fmt: skip

@@ -217,15 +217,17 @@ def duplicate_ids(doc: Mapping[str, Any]) -> list[str]:
     return [tid for i, tid in enumerate(found) if tid not in found[:i] and tid != doc.get("_id")]
 
 
-async def case_view(
-    store: Store,
-    doc: Document,
-    role: Role,
-    *,
-    now: datetime,
-    calendar: WorkingCalendar,
-    protector: IdentityProtector | None,
-) -> CaseView:
+@dataclass(frozen=True)
+class ViewContext:
+    """What every case page is read with: the instant, the working calendar for its
+    deadlines and the protector that opens a reporter's sealed name."""
+
+    now: datetime
+    calendar: WorkingCalendar
+    protector: IdentityProtector | None
+
+
+async def case_view(store: Store, doc: Document, role: Role, context: ViewContext) -> CaseView:
     """What the case page shows this role.
 
     A liaison never sees contacts and sees the reporter's name only on a case that is
@@ -236,13 +238,13 @@ async def case_view(
         for tid in duplicate_ids(doc):
             other = await store.complaints.find_one({"_id": tid}, ROW_PROJECTION)
             if other:
-                duplicates.append(CaseRow.of(other, now, calendar))
+                duplicates.append(CaseRow.of(other, context.now, context.calendar))
     name = None
-    if role is Role.AGENCY and not doc.get("anonymous") and protector is not None:
-        name = await _reporter_name(store, str(doc["_id"]), protector)
+    if role is Role.AGENCY and not doc.get("anonymous") and context.protector is not None:
+        name = await _reporter_name(store, str(doc["_id"]), context.protector)
     return CaseView(
         doc=doc,
-        row=CaseRow.of(doc, now, calendar),
+        row=CaseRow.of(doc, context.now, context.calendar),
         findings=[dict(f) for f in doc.get("checks", [])],
         duplicates=duplicates,
         reporter_name=name,

@@ -8,6 +8,7 @@ with the AMQP ``user_id`` of the portal's broker user).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from shared.contract import (
     AgencyAction,
@@ -28,28 +29,30 @@ def new_message_id() -> str:
     return f"portal:{uuid.uuid4()}"
 
 
-def verify(
-    tracking_id: str,
-    admin: str,
-    *,
-    category: str | None,
-    severity: Severity | None,
-    anonymous: bool,
-    confidential: bool,
-    note: str | None = None,
-) -> VerificationDecide:
+@dataclass(frozen=True)
+class Verification:
+    """What the admin confirmed when verifying: category, severity and the two flags."""
+
+    category: str | None
+    severity: Severity | None
+    anonymous: bool
+    confidential: bool
+    note: str | None = None
+
+
+def verify(tracking_id: str, admin: str, confirmed: Verification) -> VerificationDecide:
     """Verify, with the anonim / rahasia flags as the admin confirmed them."""
     return VerificationDecide(
         message_id=new_message_id(),
         tracking_id=tracking_id,
         decision=Decision.VERIFY,
         admin=admin,
-        category=category or None,
-        severity=severity,
-        anonymous=anonymous,
-        confidential=confidential,
+        category=confirmed.category or None,
+        severity=confirmed.severity,
+        anonymous=confirmed.anonymous,
+        confidential=confirmed.confidential,
         flags_confirmed=True,
-        note=note or None,
+        note=confirmed.note or None,
     )
 
 
@@ -103,22 +106,23 @@ def dispose(tracking_id: str, admin: str, agency: str, note: str | None = None) 
     )
 
 
-def respond(
-    tracking_id: str,
-    agency: str,
-    liaison: str,
-    action: AgencyAction,
-    *,
-    message: str | None = None,
-    suggested_agency: str | None = None,
-) -> OpdRespond:
+@dataclass(frozen=True)
+class Answer:
+    """A liaison's answer: the action, its message and (for not-our-authority) a suggestion."""
+
+    action: AgencyAction
+    message: str | None = None
+    suggested_agency: str | None = None
+
+
+def respond(tracking_id: str, agency: str, liaison: str, answer: Answer) -> OpdRespond:
     """An agency's answer about a case it holds, by the logged-in liaison."""
     return OpdRespond(
         message_id=new_message_id(),
         tracking_id=tracking_id,
         agency=agency,
-        action=action,
+        action=answer.action,
         liaison=liaison,
-        message=message or None,
-        suggested_agency=suggested_agency or None,
+        message=answer.message or None,
+        suggested_agency=answer.suggested_agency or None,
     )
