@@ -132,3 +132,33 @@ async def test_revealing_identity_is_an_admins_separate_logged_action(
     assert (entry.actor, entry.tracking_id) == ("siti", tid)
     assert entry.detail["reason"] == reveal["reason"]
     assert "Siti Aminah" not in str(entry.to_document())
+
+
+async def test_a_private_attachment_opens_for_the_admin_and_not_for_other_staff(
+    staff_portal: StaffPortal,  # noqa: F811
+) -> None:
+    from tests.portal.test_safety import submit as submit_form
+    from tests.portal.test_safety import tiny_png, tracking_id_after
+
+    await staff_portal.add("siti", Role.ADMIN)
+    await staff_portal.add("rina", Role.AGENCY, "dinkes-oki")  # holds nothing here
+    await staff_portal.add("pak", Role.LEADER)
+    async with staff_portal.portal.client() as reporter:
+        answer = await submit_form(
+            reporter,
+            files=[("attachments", ("lubang.png", tiny_png(), "image/png"))],
+            anonymous="1",
+        )
+        tracking_id = await tracking_id_after(reporter, answer)
+    case = await status_becomes(staff_portal.store, tracking_id, "needs_review")
+    path = "/lampiran/" + case["attachments"][0]["url"].split("/lampiran/", 1)[1]
+    async with StaffClient(staff_portal.portal) as siti:
+        await siti.log_in("siti")
+        seen = await siti.get(path)
+        assert seen.status_code == 200 and seen.content == tiny_png()
+    for name in ("rina", "pak"):
+        async with StaffClient(staff_portal.portal) as other:
+            await other.log_in(name)
+            refused = await other.get(path)
+            assert refused.status_code == 403, name
+            assert refused.content != tiny_png()

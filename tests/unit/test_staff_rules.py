@@ -114,3 +114,16 @@ def test_bad_account_input_says_which_field() -> None:
     with pytest.raises(AccountError, match=r"^agency:"):
         check_agency_codes(["Dinas Kesehatan"])
     assert check_agency_codes(["dinkes-sumsel", "DINKES-SUMSEL"]) == ["dinkes-sumsel"]
+
+
+def test_private_attachments_open_for_the_admin_and_holding_agencies_only() -> None:
+    from services.portal.staff.roles import may_open_private_attachments
+
+    holding = frozenset({"pupr-palembang", "dlh-palembang"})  # lead and a supporting agency
+    assert may_open_private_attachments(Role.ADMIN, frozenset(), holding)
+    assert may_open_private_attachments(Role.ADMIN, frozenset(), frozenset())  # not yet routed
+    assert may_open_private_attachments(Role.AGENCY, frozenset({"dlh-palembang"}), holding)
+    assert not may_open_private_attachments(Role.AGENCY, frozenset({"dinkes-oki"}), holding)
+    assert not may_open_private_attachments(Role.AGENCY, frozenset({"dinkes-oki"}), frozenset())
+    for reader in (Role.LEADER, Role.INSPEKTORAT, Role.OMBUDSMAN, Role.OPERATOR):
+        assert not may_open_private_attachments(reader, frozenset({"pupr-palembang"}), holding)

@@ -518,6 +518,7 @@ async def attachment(request: Request, portal: PortalDep, file_id: str) -> Respo
             "channel": 1,
             "external_id": 1,
             "agency": 1,
+            "supporting_agencies": 1,
         },
     )
     if case is None:

@@ -4,9 +4,10 @@ router. :func:`install` is the one hook the portal's app factory calls."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, HTTPException, Request
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
 
 from services.portal.staff.oversight import OversightInbox
+from services.portal.staff.roles import may_open_private_attachments
 from services.portal.staff.settings import StaffSettings
 from services.portal.staff.store import StaffStore
 from shared import topology
@@ -125,12 +127,34 @@ def install(app: FastAPI, desk: StaffDesk, broker: RabbitBroker, clock: Clock) -
     from services.portal.routes import staff as staff_routes
 
     app.state.staff_desk = desk
+    app.state.portal.staff_may_see = _private_attachments_rule(desk)
     templates = app.state.portal.templates
     templates.env.filters["waktu"] = local_time(desk.settings.timezone)
     templates.env.filters["angka"] = decimal_comma
     subscribe_oversight(broker, desk.inbox, clock)
     app.include_router(staff_routes.router)
     app.add_exception_handler(StaffRefused, _refused_page)
+
+
+def _private_attachments_rule(
+    desk: StaffDesk,
+) -> Callable[[Request, dict[str, Any]], Awaitable[bool]]:
+    """Whether the signed-in staff member of a request may open a case's private attachments."""
+
+    async def may_see(request: Request, case: dict[str, Any]) -> bool:
+        token = request.cookies.get(desk.cookie_name)
+        if not token:
+            return False
+        session = await desk.staff.sessions.resume(token, request.app.state.portal.clock.now())
+        account = await desk.staff.accounts.get(session.name) if session else None
+        if account is None or not account.enabled:
+            return False
+        holding = frozenset(
+            code for code in (case.get("agency"), *case.get("supporting_agencies", [])) if code
+        )
+        return may_open_private_attachments(account.role, account.agencies, holding)
+
+    return may_see
 
 
 async def _refused_page(request: Request, exc: Exception) -> Response:

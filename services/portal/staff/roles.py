@@ -89,3 +89,11 @@ def sees_oversight(
     if role is Role.LEADER and own_agencies:
         return agency in own_agencies
     return True
+
+
+def may_open_private_attachments(
+    role: Role, own_agencies: frozenset[str], holding: frozenset[str]
+) -> bool:
+    """The admin, and a liaison of an agency holding the case (lead or supporting), may open
+    an *anonim* or *rahasia* report's attachments; nobody else on the staff side may."""
+    return role is Role.ADMIN or (role is Role.AGENCY and bool(own_agencies & holding))
