@@ -133,6 +133,11 @@ class Notification(_Message):
     status: Status
     text: str = Field(description="Bahasa Indonesia, ready to send")
     occurred_at: AwareDatetime
+    tracking_url: str | None = Field(
+        default=None,
+        description="the case's public tracking page (/lacak/<tracking-id>), when the "
+        "deployment has a portal; also the last line of ``text``",
+    )
 
 
 class FieldProblem(_Message):

@@ -43,6 +43,9 @@ class LaporSettings(BaseSettings):
     #: service's own broker user needs no right to create or delete anything.
     declare_topology: bool = True
     log_level: str = "INFO"
+    #: The address citizens reach the portal at (``https://lapor.example.go.id``): links in
+    #: its pages and Open311 answers, and the tracking link every notification carries.
+    portal_public_url: str | None = None
     #: Test-only fault injection, ``name=action`` pairs separated by commas (see failpoints).
     failpoints: str = ""
     #: ``enforce``: every report and command must come from the broker user allowed to send

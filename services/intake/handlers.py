@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from pymongo.errors import DuplicateKeyError
 
-from services.intake.notices import notice_for
+from services.intake.notices import notice_for, tracking_url
 from services.intake.reports import ReportRefused, channel_of, parse_report, unknown_fields
 from shared import topology
 from shared.case import Receipt, new_case
@@ -234,6 +234,9 @@ class Intake:
         if text is None:
             return
         identity = self._ctx.protector.open_json(case["reporter"]["sealed"], case["_id"])
+        link = tracking_url(self._ctx.settings.portal_public_url, event.tracking_id)
+        if link:
+            text = f"{text}\nPantau laporan Anda: {link}"
         notification = Notification(
             message_id=notification_id(event.message_id),
             tracking_id=event.tracking_id,
@@ -244,6 +247,7 @@ class Intake:
             status=event.status,
             text=text,
             occurred_at=event.occurred_at,
+            tracking_url=link,
         )
         await self._ctx.outbox.deliver(
             None,

@@ -28,7 +28,7 @@ from shared.contract import (
 from shared.dates import tanggal
 from shared.lifecycle import ArchiveReason, EscalationTarget
 
-__all__ = ["notice_for", "tanggal"]
+__all__ = ["notice_for", "tanggal", "tracking_url"]
 
 _ARCHIVE_TEXT = {
     ArchiveReason.WRONG_FORMAT: "formatnya tidak sesuai ketentuan",
@@ -127,3 +127,10 @@ def notice_for(event: ComplaintEvent, tz: str = DEFAULT_TZ) -> str | None:
                 "jawaban akhir. Terima kasih atas partisipasi Anda."
             )
     return None
+
+
+def tracking_url(public_url: str | None, tracking_id: str) -> str | None:
+    """The case's public tracking page on the portal, when the deployment has one."""
+    if not public_url:
+        return None
+    return f"{public_url.rstrip('/')}/lacak/{tracking_id}"

@@ -15,8 +15,6 @@ class PortalSettings(LaporSettings):
 
     portal_host: str = "127.0.0.1"
     portal_port: int = Field(default=8080, ge=0, le=65535)
-    #: The address citizens reach the portal at (links in pages and Open311 answers).
-    portal_public_url: str | None = None
     #: Largest request body without attachments (a form, an Open311 POST).
     portal_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     #: Largest single attachment, and how many one report may carry.

@@ -334,3 +334,20 @@ async def test_sigterm_finishes_the_message_in_hand_then_exits(
     )
     assert queue.declaration_result.message_count == 0  # acked, not left for redelivery
     await channel.close()
+
+
+async def test_every_notice_carries_the_link_to_the_public_tracking_page(
+    amqp: aio_pika.abc.AbstractConnection, settings: IntakeSettings
+) -> None:
+    with_portal = settings.model_copy(
+        update={"portal_public_url": "https://lapor.sumselprov.go.id/"}
+    )
+    async with (
+        intake_app.create(with_portal),
+        Listener(amqp, topology.OUTBOUND, "channel.telegram") as outbound,
+    ):
+        await publish(amqp, "lapor.intake", "channel.telegram", report(), message_id="m-link")
+        [notice] = await outbound.wait_for(lambda b: len(b) >= 1)
+    link = f"https://lapor.sumselprov.go.id/lacak/{notice['tracking_id']}"
+    assert notice["tracking_url"] == link
+    assert notice["text"].endswith(f"Pantau laporan Anda: {link}")

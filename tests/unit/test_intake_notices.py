@@ -157,3 +157,13 @@ def test_a_withdrawal_and_an_extension_are_told_in_their_own_words() -> None:
     )
     told = notice_for(extended)
     assert told is not None and "diperpanjang hingga 27 Maret 2026" in told
+
+
+def test_the_tracking_link_is_the_portals_lacak_page_or_nothing() -> None:
+    from services.intake.notices import tracking_url
+
+    assert tracking_url("https://lapor.example.go.id/", "33E8-JCNG-E6T5") == (
+        "https://lapor.example.go.id/lacak/33E8-JCNG-E6T5"
+    )
+    assert tracking_url(None, "33E8-JCNG-E6T5") is None
+    assert tracking_url("", "33E8-JCNG-E6T5") is None
