@@ -80,7 +80,8 @@ class Publication:
 
 
 def _exchange(name: str) -> RabbitExchange:
-    return RabbitExchange(name, type=ExchangeType.TOPIC, durable=True, declare=False)
+    kind = ExchangeType.FANOUT if name == topology.UNROUTABLE else ExchangeType.TOPIC
+    return RabbitExchange(name, type=kind, durable=True, declare=False)
 
 
 def publications() -> list[Publication]:
@@ -153,6 +154,15 @@ def publications() -> list[Publication]:
             "RabbitMQ itself, for a message refused or over its delivery limit",
         )
     )
+    found.append(
+        Publication(
+            "lapor.unroutable:unrouted",
+            topology.UNROUTABLE,
+            "{original_routing_key}",
+            DeadLetter,
+            "RabbitMQ itself, for a message published where no queue was bound for it",
+        )
+    )
     return found
 
 
@@ -166,7 +176,7 @@ def payload_of(exchange: str, routing_key: str) -> Any:
         return Disposition
     if exchange == topology.OVERSIGHT:
         return EscalationNotice
-    if exchange == topology.DLX:
+    if exchange in (topology.DLX, topology.UNROUTABLE):  # any message, kept as it was
         return DeadLetter
     if exchange == topology.COMMANDS:
         return COMMAND_MODELS[routing_key]
@@ -223,6 +233,11 @@ def _queue_description(name: str) -> str:
     }
     if name == topology.DEAD_LETTERS:
         return "Read by operators: every dead-lettered message, with its reason (x-death)."
+    if name == topology.UNROUTED:
+        return (
+            "Read by operators: every message published where no queue was bound for it "
+            "(alternate exchange `lapor.unroutable` of every exchange), kept, never dropped."
+        )
     return readers.get(name.partition(".")[0], "")
 
 

@@ -27,6 +27,13 @@ def prepare_environment() -> list[str]:
         warnings.append(
             "LAPOR_MONGO_URL is not set: using the in-memory stand-in (data is lost on exit)"
         )
+    if "LAPOR_SENDERS" not in os.environ:
+        # A laptop's channels, consoles and demo actors all connect as guest: no user_id.
+        os.environ["LAPOR_SENDERS"] = "open"
+        warnings.append(
+            "LAPOR_SENDERS is not set: using `open` (senders without a LAPOR broker user act "
+            "as any role); never in a deployment"
+        )
     if "LAPOR_PII_KEY" not in os.environ:
         os.environ["LAPOR_PII_KEY"] = base64.b64encode(os.urandom(32)).decode()
         warnings.append(

@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.calendar import WorkingCalendar
+from shared.senders import ADMIN_USER, PORTAL_USER, SenderPolicy, SendersMode
 from shared.sla import SlaPolicy
+from shared.topology import DeadLetterLimits
 
 
 class LaporSettings(BaseSettings):
@@ -43,6 +45,21 @@ class LaporSettings(BaseSettings):
     log_level: str = "INFO"
     #: Test-only fault injection, ``name=action`` pairs separated by commas (see failpoints).
     failpoints: str = ""
+    #: ``enforce``: every report and command must come from the broker user allowed to send
+    #: it (shared/senders.py). ``open``: senders without a LAPOR user act as any role —
+    #: a laptop's ``lapor dev`` / ``lapor demo`` only.
+    senders: SendersMode = SendersMode.ENFORCE
+    #: Broker users whose admin commands and dead-letter replays are accepted (comma list).
+    admin_users: Annotated[frozenset[str], NoDecode] = frozenset({ADMIN_USER, PORTAL_USER})
+    #: The newest identity key's id (sealed data names the key it was sealed with); older
+    #: keys stay readable through ``LAPOR_PII_OLD_KEYS`` until ``lapor keys rotate`` ran.
+    pii_key_id: str = Field(default="k1", pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    #: Earlier identity keys, ``id:base64`` pairs separated by commas (key rotation).
+    pii_old_keys: SecretStr | None = None
+    #: ``lapor.dead-letters``: how long a dead letter is kept (its body may hold identity)
+    #: and how many are kept at most (RabbitMQ drops the oldest beyond that).
+    dead_letter_ttl_hours: float = Field(default=14 * 24, gt=0)
+    dead_letter_max: int = Field(default=100_000, ge=1)
 
     @field_validator("pii_key")
     @classmethod
@@ -56,6 +73,37 @@ class LaporSettings(BaseSettings):
         if len(raw) != 32:
             raise ValueError("LAPOR_PII_KEY must decode to exactly 32 bytes")
         return value
+
+    @field_validator("admin_users", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            names = frozenset(n.strip() for n in value.split(",") if n.strip())
+            if not names:
+                raise ValueError("LAPOR_ADMIN_USERS names no user")
+            return names
+        return value
+
+    @field_validator("pii_old_keys")
+    @classmethod
+    def _old_keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_old_keys(value.get_secret_value())
+        return value
+
+    def sender_policy(self) -> SenderPolicy:
+        """Who may send what, as configured (``LAPOR_SENDERS``, ``LAPOR_ADMIN_USERS``)."""
+        return SenderPolicy(mode=self.senders, admin_users=self.admin_users)
+
+    def dead_letter_limits(self) -> DeadLetterLimits:
+        """How long and how many dead letters are kept (part of the queue's declaration)."""
+        return DeadLetterLimits(self.dead_letter_ttl_hours, self.dead_letter_max)
+
+    def pii_keyring(self) -> dict[str, bytes]:
+        """Every identity key by id, the current one (``LAPOR_PII_KEY_ID``) included."""
+        keys = parse_old_keys(self.pii_old_keys.get_secret_value()) if self.pii_old_keys else {}
+        keys[self.pii_key_id] = self.pii_key_bytes()
+        return keys
 
     @classmethod
     def from_base(cls, base: LaporSettings, **overrides: Any) -> Self:
@@ -80,7 +128,32 @@ class LaporSettings(BaseSettings):
         return base64.b64decode(self.pii_key.get_secret_value())
 
 
+def _key_bytes(text: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("an identity key must be base64") from None
+    if len(raw) != 32:
+        raise ValueError("an identity key must decode to exactly 32 bytes")
+    return raw
+
+
+def parse_old_keys(text: str) -> dict[str, bytes]:
+    """``id:base64,id:base64`` (``LAPOR_PII_OLD_KEYS``) as a key ring; errors name no key."""
+    ring: dict[str, bytes] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key_id, sep, encoded = item.partition(":")
+        if not sep or not key_id:
+            raise ValueError("LAPOR_PII_OLD_KEYS: each entry is id:base64")
+        ring[key_id] = _key_bytes(encoded)
+    return ring
+
+
 class IntakeSettings(LaporSettings):
     """Intake: how large a raw report may be (the fields' bounds are in the contract)."""
 
     max_message_bytes: int = Field(default=256 * 1024, ge=1024)
+    #: Reports one channel may submit per minute, and one reporter (by contact
+    #: fingerprint) per hour; more are quarantined as ``rate_limited``, never dropped.
+    rate_limit_per_channel_minute: int = Field(default=600, ge=1)
+    rate_limit_per_reporter_hour: int = Field(default=20, ge=1)

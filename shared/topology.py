@@ -7,6 +7,15 @@ Declaring is idempotent. By default every service declares the whole topology wh
 starts (a laptop, the tests); a deployment declares it once with the admin user
 (``lapor topology declare``) and runs the services with ``LAPOR_DECLARE_TOPOLOGY=false``,
 so that a service's broker user needs no right to create or delete anything.
+
+Nothing published is confirmed and lost: every exchange but ``lapor.dlx`` has the
+alternate exchange ``lapor.unroutable``, so a message no queue is bound for (a
+Disposition for an agency whose queue was deleted, a notice for a channel without a
+queue yet) is kept in ``lapor.unrouted`` for the admin instead of being dropped.
+``lapor.dlx`` is *internal*: RabbitMQ dead-letters into it, no client can publish to it,
+so every message in ``lapor.dead-letters`` is one the broker dead-lettered (see
+``lapor dlq``). Dead letters may hold identity, so that queue keeps them for a limited
+time and up to a limited number (``LAPOR_DEAD_LETTER_TTL_HOURS``, ``LAPOR_DEAD_LETTER_MAX``).
 """
 
 from __future__ import annotations
@@ -26,9 +35,29 @@ COMMANDS = "lapor.commands"
 OUTBOUND = "lapor.outbound"
 OVERSIGHT = "lapor.oversight"
 DLX = "lapor.dlx"
+UNROUTABLE = "lapor.unroutable"
 
-EXCHANGES = (INTAKE, EVENTS, OPD, COMMANDS, OUTBOUND, OVERSIGHT, DLX)
+EXCHANGES = (INTAKE, EVENTS, OPD, COMMANDS, OUTBOUND, OVERSIGHT, DLX, UNROUTABLE)
 DEAD_LETTERS = "lapor.dead-letters"
+UNROUTED = "lapor.unrouted"
+#: Exchanges no client may publish to: only the broker routes into them.
+INTERNAL_EXCHANGES = frozenset({DLX, UNROUTABLE})
+
+
+@dataclass(frozen=True)
+class DeadLetterLimits:
+    """How long and how many dead letters ``lapor.dead-letters`` keeps (oldest go first)."""
+
+    ttl_hours: float = 14 * 24
+    max_messages: int = 100_000
+
+    def arguments(self) -> dict[str, Any]:
+        """The queue arguments that enforce the limits."""
+        return {
+            "x-message-ttl": int(self.ttl_hours * 3600 * 1000),
+            "x-max-length": self.max_messages,
+            "x-overflow": "drop-head",
+        }
 
 
 @dataclass(frozen=True)
@@ -71,6 +100,8 @@ OVERSIGHT_QUEUES = tuple(
     for target in ("penghubung", "pimpinan", "inspektorat", "ombudsman")
 )
 DEAD_LETTER_QUEUE = QueueSpec(DEAD_LETTERS, ((DLX, "#"),), dead_letter=False)
+# What no queue was bound for; kept without limit, for the admin (never dropped).
+UNROUTED_QUEUE = QueueSpec(UNROUTED, ((UNROUTABLE, ""),), dead_letter=False)
 
 QUEUES: tuple[QueueSpec, ...] = (
     INTAKE_REPORTS,
@@ -84,6 +115,7 @@ QUEUES: tuple[QueueSpec, ...] = (
     ADMIN_REJECTED,
     *OVERSIGHT_QUEUES,
     DEAD_LETTER_QUEUE,
+    UNROUTED_QUEUE,
 )
 
 
@@ -92,9 +124,13 @@ def agency_queue(agency_code: str) -> QueueSpec:
     return _q(f"opd.{agency_code}", (OPD, f"opd.{agency_code}"))
 
 
-def queue_arguments(spec: QueueSpec, delivery_limit: int) -> dict[str, Any]:
+def queue_arguments(
+    spec: QueueSpec, delivery_limit: int, dead_letter_limits: DeadLetterLimits | None = None
+) -> dict[str, Any]:
     """The declaration arguments of a queue (the same wherever it is declared)."""
     args: dict[str, Any] = {"x-queue-type": "quorum"}
+    if spec.name == DEAD_LETTERS:
+        args |= (dead_letter_limits or DeadLetterLimits()).arguments()
     if spec.dead_letter:
         args |= {
             "x-delivery-limit": delivery_limit,
@@ -105,25 +141,55 @@ def queue_arguments(spec: QueueSpec, delivery_limit: int) -> dict[str, Any]:
     return args
 
 
-async def declare_queue(channel: AbstractChannel, spec: QueueSpec, delivery_limit: int) -> None:
+async def declare_queue(
+    channel: AbstractChannel,
+    spec: QueueSpec,
+    delivery_limit: int,
+    dead_letter_limits: DeadLetterLimits | None = None,
+) -> None:
     """Declare one queue and its bindings (the exchanges must exist)."""
     queue = await channel.declare_queue(
-        spec.name, durable=True, arguments=queue_arguments(spec, delivery_limit)
+        spec.name,
+        durable=True,
+        arguments=queue_arguments(spec, delivery_limit, dead_letter_limits),
     )
     for exchange, key in spec.bindings:
         await queue.bind(exchange, routing_key=key)
 
 
-async def declare(channel: AbstractChannel, delivery_limit: int) -> None:
+def exchange_arguments(name: str) -> dict[str, Any]:
+    """The declaration arguments of an exchange: where its unroutable messages go."""
+    return {} if name in INTERNAL_EXCHANGES else {"alternate-exchange": UNROUTABLE}
+
+
+async def declare(
+    channel: AbstractChannel,
+    delivery_limit: int,
+    dead_letter_limits: DeadLetterLimits | None = None,
+) -> None:
     """Declare every exchange and every service queue."""
+    # The alternate exchange first: the others name it.
+    await channel.declare_exchange(UNROUTABLE, ExchangeType.FANOUT, durable=True, internal=True)
     for name in EXCHANGES:
-        await channel.declare_exchange(name, ExchangeType.TOPIC, durable=True)
+        if name == UNROUTABLE:
+            continue
+        await channel.declare_exchange(
+            name,
+            ExchangeType.TOPIC,
+            durable=True,
+            internal=name in INTERNAL_EXCHANGES,
+            arguments=exchange_arguments(name),
+        )
     for spec in QUEUES:
-        await declare_queue(channel, spec, delivery_limit)
+        await declare_queue(channel, spec, delivery_limit, dead_letter_limits)
 
 
 async def declare_at(
-    amqp_url: str, delivery_limit: int, *extra: QueueSpec, whole: bool = True
+    amqp_url: str,
+    delivery_limit: int,
+    *extra: QueueSpec,
+    whole: bool = True,
+    dead_letter_limits: DeadLetterLimits | None = None,
 ) -> None:
     """Open a short connection to ``amqp_url`` and declare the queues ``extra`` there,
     after the whole topology unless ``whole`` is false (then it must exist already)."""
@@ -131,7 +197,7 @@ async def declare_at(
     async with connection:
         channel = await connection.channel()
         if whole:
-            await declare(channel, delivery_limit)
+            await declare(channel, delivery_limit, dead_letter_limits)
         for spec in extra:
             await declare_queue(channel, spec, delivery_limit)
 

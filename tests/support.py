@@ -149,3 +149,47 @@ async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met in {timeout}s (last: {result!r})")
         await asyncio.sleep(interval)
+
+
+def _texts(value: Any) -> list[str]:
+    """Every string in a stored value, bytes read as UTF-8 too (sealed bytes read as noise)."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, str):
+            found.append(current)
+        elif isinstance(current, bytes | bytearray):
+            found.append(bytes(current).decode("utf-8", "ignore"))
+        elif isinstance(current, dict):
+            stack.extend(current.keys())
+            stack.extend(current.values())
+        elif isinstance(current, list | tuple):
+            stack.extend(current)
+    return found
+
+
+async def plaintext_identity(
+    database: Any, needles: list[str], amqp: AbstractConnection | None = None
+) -> list[str]:
+    """Where any of ``needles`` (a reporter's name, phone, ...) is readable: every document
+    of every collection, and every dead letter's body. Empty means nowhere."""
+    from shared.contacts import normalise_text
+
+    wanted = [normalise_text(n).lower() for n in needles if n]
+    hits: list[str] = []
+    for name in await database.list_collection_names():
+        async for document in database[name].find({}):
+            for text in _texts(document):
+                folded = normalise_text(text).lower()
+                hits += [f"{name}/{document.get('_id')}: {n}" for n in wanted if n in folded]
+    if amqp is not None:
+        from shared.topology import DEAD_LETTERS
+
+        channel = await amqp.channel()
+        queue = await channel.get_queue(DEAD_LETTERS)
+        while (message := await queue.get(no_ack=False, fail=False)) is not None:
+            folded = normalise_text(message.body.decode("utf-8", "ignore")).lower()
+            hits += [f"{DEAD_LETTERS}/{message.message_id}: {n}" for n in wanted if n in folded]
+        await channel.close()  # every dead letter goes back, unacknowledged
+    return hits

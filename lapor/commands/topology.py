@@ -21,7 +21,11 @@ def _declare(_: argparse.Namespace) -> int:
     settings = LaporSettings()
     try:
         asyncio.run(
-            topology.declare_at(settings.amqp_url.get_secret_value(), settings.delivery_limit)
+            topology.declare_at(
+                settings.amqp_url.get_secret_value(),
+                settings.delivery_limit,
+                dead_letter_limits=settings.dead_letter_limits(),
+            )
         )
     except Exception as exc:  # the operator needs the broker's own words, not a trace
         sys.stderr.write(f"cannot declare the topology: {type(exc).__name__}: {exc}\n")

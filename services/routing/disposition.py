@@ -9,6 +9,12 @@ gets no name, and the reporter's name is masked wherever it occurs in the text.
 Every Disposition is the complete current view of the case (description, every piece of
 information the reporter added, the latest note), so an agency system can simply keep
 the last one it received for a tracking ID.
+
+Masking fails closed: text is normalised first (NFKC, invisible characters removed, see
+:func:`~shared.contacts.normalise_text`), so a full-width or zero-width-split name is
+still found; attachment URLs are read percent-decoded and masked too; and a case whose
+identity cannot be opened is not turned into a Disposition at all
+(:func:`~shared.pii.open_identity` raises instead of returning nothing to mask).
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, unquote_plus
 from zoneinfo import ZoneInfo
 
+from shared.contacts import normalise_text
 from shared.contract import Attachment, Disposition, Location
 from shared.lifecycle import Kind, Severity
 from shared.logs import redact
@@ -45,9 +53,11 @@ def secrets_of(identity: Mapping[str, object], anonymous: bool) -> list[str]:
         value = identity.get(key)
         if not isinstance(value, str) or (key == "name" and not anonymous):
             continue
+        value = normalise_text(value)
         found += _phone_variants(value) if key == "phone" else [value]
         if key == "name":  # "Budi" alone still names Budi Santoso: each part is masked too
             found += value.split()
+            found.append("".join(value.split()))  # "BudiSantoso", once spaces are gone
         if key == "handle" and ":" in value:  # "tg:5501234": the id alone identifies too
             found.append(value.split(":", 1)[1])
     # Longest first, so a name is masked before any shorter part of it.
@@ -55,12 +65,35 @@ def secrets_of(identity: Mapping[str, object], anonymous: bool) -> list[str]:
     return sorted(unique, key=len, reverse=True)
 
 
-def conceal(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with each secret (any case, whole words) and anything contact-like masked."""
+def conceal(text: str, secrets: Sequence[str], *, underscore_joins: bool = False) -> str:
+    """``text`` (normalised) with each secret (any case, whole words) and contacts masked.
+
+    ``underscore_joins``: an underscore separates words too (``budi_santoso``), as in URLs.
+    """
+    text = normalise_text(text)
+    # A secret must not continue a word; in URLs "_" is a separator, not part of a word.
+    word = r"[^\W_]" if underscore_joins else r"\w"
     for secret in secrets:
-        pattern = rf"(?<!\w){re.escape(secret)}(?!\w)"
+        pattern = rf"(?<!{word}){re.escape(normalise_text(secret))}(?!{word})"
         text = re.sub(pattern, CONCEALED, text, flags=re.IGNORECASE)
     return redact(text)
+
+
+#: Characters a masked URL keeps as they are (its structure); everything else is escaped.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=-._~%"
+
+
+def conceal_url(url: str, secrets: Sequence[str]) -> str:
+    """``url`` with identities masked, also percent-encoded ones and ones joined by ``_``.
+
+    A URL is returned unchanged when nothing in it is secret; otherwise its decoded,
+    masked form is re-encoded (so it stays a URL without spaces).
+    """
+    decoded = normalise_text(unquote_plus(url))
+    masked = conceal(decoded, secrets, underscore_joins=True)
+    if masked == decoded:
+        return url
+    return quote(masked, safe=_URL_SAFE)
 
 
 def _local(moment: datetime, tz: str) -> str:
@@ -123,7 +156,13 @@ def agency_view(
         if location
         else None,
         attachments=[
-            Attachment(**{k: a[k] for k in _ATTACHMENT_FIELDS if a.get(k) is not None})
+            Attachment(
+                **{
+                    k: conceal_url(a[k], secrets) if k == "url" else a[k]
+                    for k in _ATTACHMENT_FIELDS
+                    if a.get(k) is not None
+                }
+            )
             for a in attachments
         ],
         submitted_at=case["submitted_at"],

@@ -116,10 +116,17 @@ def test_the_topology_is_declared_once_by_the_admin_before_the_services(
     compose: dict[str, Any],
 ) -> None:
     step = compose["services"]["topology"]
-    assert step["command"] == ["topology", "declare"]
+    # issue 10: the same step gives channels, agencies and the portal their broker users.
+    assert step["command"][:3] == ["access", "apply", "--declare-topology"]
+    assert step["command"][3:] == ["--passwords", "/secrets/broker-passwords.txt"]
+    assert any(v.endswith(":/secrets") for v in step["volumes"])
+    assert step["environment"]["LAPOR_RABBITMQ_MANAGEMENT_URL"] == "http://rabbitmq:15672"
     assert step["restart"] == "no"
     assert step["healthcheck"] == {"disable": True}
-    assert step["depends_on"] == {"rabbitmq": {"condition": "service_healthy"}}
+    assert step["depends_on"] == {
+        "rabbitmq": {"condition": "service_healthy"},
+        "mongodb": {"condition": "service_healthy"},  # the agencies collection
+    }
     assert urlsplit(step["environment"]["LAPOR_AMQP_URL"]).username == "lapor-admin"
     # ...and the admin's console: `docker compose run --rm topology agencies load --sample`
     assert (
@@ -168,10 +175,27 @@ def test_each_service_has_its_own_rabbitmq_user_and_none_is_guest(
         assert url.hostname == "rabbitmq"
 
 
+def test_only_the_services_that_read_identity_get_the_identity_key(raw: dict[str, Any]) -> None:
+    for name, service in raw["services"].items():
+        env = service.get("environment") or {}
+        assert ("LAPOR_PII_KEY" in env) == (name in ("intake", "routing")), name
+
+
+def test_every_container_has_a_memory_limit(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        assert re.fullmatch(r"\d+[mg]", service["mem_limit"]), name
+
+
+def test_the_services_authorise_senders(compose: dict[str, Any]) -> None:
+    for name in (*LAPOR_SERVICES, "topology"):
+        assert compose["services"][name]["environment"]["LAPOR_SENDERS"] == "enforce", name
+
+
 def test_no_secret_is_written_in_the_file(raw: dict[str, Any]) -> None:
     for name in LAPOR_SERVICES:
         env = raw["services"][name]["environment"]
-        assert env["LAPOR_PII_KEY"].startswith("${LAPOR_PII_KEY:?")
+        if "LAPOR_PII_KEY" in env:
+            assert env["LAPOR_PII_KEY"].startswith("${LAPOR_PII_KEY:?")
         assert re.fullmatch(
             r"amqp://[a-z-]+:\$\{LAPOR_RABBITMQ_[A-Z]+_PASSWORD:\?[^}]+\}@rabbitmq:5672/lapor",
             env["LAPOR_AMQP_URL"],

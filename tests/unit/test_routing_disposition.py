@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,3 +106,44 @@ def test_phone_numbers_are_masked_in_every_usual_spelling() -> None:
     text = "telp 081277889900 / 6281277889900 / +6281277889900 / 0812 7788 9900"
     masked = conceal(text, secrets)
     assert "7788" not in masked and "9900" not in masked
+
+
+# --- issue 10: masking fails closed ------------------------------------------------------
+
+
+def test_full_width_and_zero_width_names_are_masked() -> None:
+    disguised = "Ｓｉｔｉ Ａｍｉｎａｈ melapor; juga Si\u200bti A\u00adminah dan Siti\u200bAminah"
+    raw = view(case(anonymous=True, description=disguised, additions=[]))
+    for secret in ("Siti", "Aminah", "Ｓｉｔｉ", "Ａｍｉｎａｈ", "Si\u200bti", "SitiAminah"):
+        assert secret not in raw, secret
+    assert raw.count(CONCEALED) >= 3
+
+
+def test_full_width_contacts_are_masked_for_a_named_case_too() -> None:
+    description = "Hubungi ０８１２７７８８９９００ atau ｓｉｔｉ.ａｍｉｎａｈ@example.id"
+    raw = view(case(description=description, additions=[]))
+    assert "7788" not in raw and "siti.aminah" not in raw
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://cdn.example/u/siti_aminah/foto.jpg",
+        "https://cdn.example/u/Siti%20Aminah.jpg",
+        "https://cdn.example/u/?tel=081277889900",
+        "https://cdn.example/u/siti.aminah%40example.id/a.png",
+        "https://cdn.example/u/5501234.jpg",
+        "https://cdn.example/u/%EF%BC%B3iti.jpg",  # full-width S, percent-encoded
+    ],
+)
+def test_identities_inside_attachment_urls_are_masked(url: str) -> None:
+    raw = json.loads(view(case(anonymous=True, attachments=[{"url": url}])))
+    masked = raw["attachments"][0]["url"]
+    for secret in ("siti", "aminah", "7788", "5501234", "%ef%bc%b3"):
+        assert secret not in masked.lower(), secret
+    assert masked.startswith("https://cdn.example/u/")  # still a URL the agency can follow
+
+
+def test_an_innocent_attachment_url_is_left_exactly_as_sent() -> None:
+    url = "https://cdn.example/u/foto%201.jpg?size=large"
+    assert url in view(case(anonymous=True, attachments=[{"url": url}]))

@@ -1,0 +1,110 @@
+"""The sender checks that need no case, as a FastStream middleware for every service.
+
+Added once where the broker is built (``RabbitBroker(..., middlewares=[sender_check(...)])``),
+it refuses, before any handler runs:
+
+- a replayed message (``x-lapor-original-routing-key``) not published by an admin;
+- ``verification.decide`` and ``routing.dispose`` from anyone but an admin user.
+
+A refused message is dead-lettered (``RejectMessage``: no redelivery), logged without
+identity, and its reason recorded for ``lapor dlq list`` (shared/refusals.py) through the
+``on_refusal`` callback. The checks that need the case (``opd.respond``: does this agency
+hold it? ``reporter.reply``: is this the case's channel?) and reports (which intake
+quarantines, sealed, instead of dead-lettering) stay in the handlers, with the same
+functions of shared/senders.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream import BaseMiddleware
+from faststream.exceptions import RejectMessage
+from faststream.message import StreamMessage
+
+from shared import topology
+from shared.refusals import Refusal
+from shared.senders import (
+    ADMIN_COMMANDS,
+    UNAUTHORISED,
+    SenderPolicy,
+    may_command_as_admin,
+    origin_of,
+)
+
+log = logging.getLogger("lapor.senders")
+
+OnRefusal = Callable[[Refusal, bytes], Awaitable[None]]
+
+
+def queue_of(exchange: str | None, delivered_key: str) -> str:
+    """The service queue a delivery came from (what the broker's ``x-death`` will name)."""
+    if not exchange:  # the default exchange: the key is the queue (a replay)
+        return delivered_key
+    for spec in topology.QUEUES:
+        for bound_exchange, key in spec.bindings:
+            if bound_exchange == exchange and (
+                key == delivered_key or (key.endswith(".#") and delivered_key.startswith(key[:-1]))
+            ):
+                return spec.name
+    return f"{exchange}:{delivered_key}"
+
+
+class SenderCheck(BaseMiddleware):
+    """Refuses replays and admin commands from the wrong sender (see the module doc)."""
+
+    def __init__(
+        self,
+        msg: Any,
+        /,
+        *,
+        context: Any,
+        policy: SenderPolicy,
+        on_refusal: OnRefusal | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        super().__init__(msg, context=context)
+        self._policy = policy
+        self._on_refusal = on_refusal
+        self._now = now
+
+    async def consume_scope(
+        self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        """Let the message on to its handler, or dead-letter it as ``unauthorised``."""
+        raw = msg.raw_message
+        delivered = getattr(raw, "routing_key", None) or ""
+        user_id = getattr(raw, "user_id", None)
+        origin = origin_of(self._policy, delivered, getattr(raw, "headers", None), user_id)
+        verdict = origin.verdict
+        if verdict.allowed and origin.routing_key in ADMIN_COMMANDS:
+            verdict = may_command_as_admin(self._policy, origin.user_id)
+        if verdict.allowed:
+            return await call_next(msg)
+        queue = queue_of(getattr(raw, "exchange", None), delivered)
+        log.warning(
+            "message refused",
+            extra={
+                "reason": UNAUTHORISED,
+                "why": verdict.why,
+                "queue": queue,
+                "routing_key": origin.routing_key,
+                "sender": user_id or None,  # a broker user, never a reporter
+                "message_id": msg.message_id,
+            },
+        )
+        if self._on_refusal is not None:
+            refusal = Refusal(queue, msg.message_id, UNAUTHORISED, user_id or None, self._now())
+            await self._on_refusal(refusal, msg.body)
+        raise RejectMessage
+
+
+def sender_check(
+    policy: SenderPolicy, on_refusal: OnRefusal | None = None
+) -> Callable[..., SenderCheck]:
+    """The middleware factory FastStream's ``middlewares=[...]`` takes."""
+    return functools.partial(SenderCheck, policy=policy, on_refusal=on_refusal)
