@@ -87,6 +87,9 @@ def make_settings(
         "outbox_grace_seconds": 3.0,
         "outbox_scan_seconds": 0.2,
         "delivery_limit": 3,
+        # Every test connection is guest: the services' own sender checks are tested on
+        # their own (tests/integration/test_senders.py) with LAPOR_SENDERS=enforce.
+        "senders": "open",
     }
     return IntakeSettings(**(values | overrides))
 
@@ -102,6 +105,7 @@ def service_env(settings: IntakeSettings, **extra: str) -> dict[str, str]:
         "LAPOR_OUTBOX_GRACE_SECONDS": str(settings.outbox_grace_seconds),
         "LAPOR_OUTBOX_SCAN_SECONDS": str(settings.outbox_scan_seconds),
         "LAPOR_DELIVERY_LIMIT": str(settings.delivery_limit),
+        "LAPOR_SENDERS": str(settings.senders),
     }
     return env | extra
 

@@ -7,7 +7,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from services.intake.handlers import Intake
 from shared import topology
 from shared.clock import Clock
-from shared.runtime import Service, ServiceContext, build_service, routing_key_of
+from shared.runtime import Service, ServiceContext, build_service, routing_key_of, sender_of
 from shared.settings import IntakeSettings
 
 NAME = "intake"
@@ -31,7 +31,9 @@ def create(settings: IntakeSettings | None = None, clock: Clock | None = None) -
             "ReportSubmitted from any channel (lapor.intake, channel.#)",
         )
         async def on_report(body: bytes, message: RabbitMessage) -> None:
-            await intake.take_in(body, routing_key_of(message), message.message_id)
+            await intake.take_in(
+                body, routing_key_of(message), message.message_id, sender_of(message).user_id
+            )
 
         @ctx.consume(
             topology.INTAKE_STATUS_RELAY,

@@ -12,7 +12,13 @@ from pydantic import ValidationError
 from pymongo.errors import DuplicateKeyError
 
 from services.intake.notices import notice_for
-from services.intake.reports import ReportRefused, channel_of, parse_report, unknown_fields
+from services.intake.reports import (
+    ReportRefused,
+    channel_of,
+    parse_report,
+    unauthorised,
+    unknown_fields,
+)
 from shared import topology
 from shared.case import Receipt, new_case
 from shared.contract import (
@@ -27,6 +33,7 @@ from shared.contract import (
 from shared.lifecycle import Kind, Status
 from shared.outbox import OutboxMessage, pending_fields
 from shared.runtime import ServiceContext
+from shared.senders import may_submit
 from shared.tracking import new_tracking_id
 from shared.vocabulary import CaseNotFound
 
@@ -64,11 +71,25 @@ class Intake:
         self._complaints = ctx.store.complaints
         self._verification_deadline = verification_deadline
         self._max_bytes = max_message_bytes
+        self._senders = ctx.settings.sender_policy()
 
     # --- taking a report in ---------------------------------------------------------
 
-    async def take_in(self, raw: bytes, routing_key: str, message_id: str | None) -> str | None:
-        """Store the report in ``raw`` and announce it; its tracking ID, or None if refused."""
+    async def take_in(
+        self, raw: bytes, routing_key: str, message_id: str | None, sender: str | None = None
+    ) -> str | None:
+        """Store the report in ``raw`` and announce it; its tracking ID, or None if refused.
+
+        ``sender`` is the broker-verified ``user_id``: a report on ``channel.<name>`` comes
+        from ``channel-<name>`` (or the portal for its channels). Another sender's report is
+        quarantined as ``unauthorised``, its body sealed, before anything of it is read.
+        """
+        verdict = may_submit(self._senders, sender, channel_of(routing_key))
+        if not verdict.allowed:
+            await self.quarantine(
+                raw, routing_key, message_id, unauthorised(routing_key, verdict.why)
+            )
+            return None
         try:
             report = parse_report(raw, routing_key, self._max_bytes)
         except ReportRefused as refused:

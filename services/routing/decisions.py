@@ -43,6 +43,7 @@ from shared.contract import (
 )
 from shared.lifecycle import Actor, Severity, Status, can_take
 from shared.outbox import OutboxMessage
+from shared.senders import SenderPolicy, may_reply, may_respond
 from shared.sla import SlaPolicy
 from shared.unit_of_work import CaseChange, Command, Decision
 from shared.vocabulary import Reason, Refusal
@@ -80,6 +81,8 @@ class Rules:
     identity: Callable[[Case], Mapping[str, object]] = lambda _case: {}
     #: The fingerprints of a reply's contacts (to recognise the case's own reporter).
     fingerprints: Callable[[ReporterReply], set[str]] = lambda _reply: set()
+    #: Who may answer for an agency or relay a reporter's reply (``LAPOR_SENDERS``).
+    senders: SenderPolicy = field(default_factory=SenderPolicy)
 
     def tz(self, agency_tz: str | None) -> str:
         """An agency's own time zone, or the deployment's."""
@@ -275,6 +278,10 @@ def decide_respond(
     if case.has_applied(respond.message_id):
         return None  # a redelivery, even after the case moved to another agency
     details: dict[str, object] = {"tracking_id": case.tracking_id, "action": str(respond.action)}
+    holding = [case.agency] if case.agency else []
+    verdict = may_respond(rules.senders, command.sender.user_id, respond.agency, holding)
+    if not verdict.allowed:
+        return Refusal(Reason.UNAUTHORISED, details | {"why": verdict.why})
     if case.agency != respond.agency:
         return Refusal(Reason.NOT_HOLDING_AGENCY, details | {"agency": respond.agency})
     if respond.action is not AgencyAction.ACKNOWLEDGE and not respond.message:
@@ -405,6 +412,9 @@ def decide_reply(
     if case.has_applied(reply.message_id):
         return None
     details: dict[str, object] = {"tracking_id": case.tracking_id, "action": str(reply.action)}
+    verdict = may_reply(rules.senders, command.sender.user_id, case.channel)
+    if not verdict.allowed:
+        return Refusal(Reason.UNAUTHORISED, details | {"why": verdict.why})
     if not case.reporter_fingerprints & rules.fingerprints(reply):
         return Refusal(Reason.NOT_THE_REPORTER, details)
     if reply.action is ReporterAction.ADD_INFORMATION and not reply.message:
