@@ -132,7 +132,8 @@ class ServiceContext:
     broker: RabbitBroker
     store: Store
     clock: Clock
-    protector: IdentityProtector
+    #: The identity keyring; None in a service that never reads identity (no LAPOR_PII_KEY).
+    identity_key: IdentityProtector | None
     outbox: Outbox
     failpoints: Failpoints
     calendar: WorkingCalendar
@@ -155,6 +156,13 @@ class ServiceContext:
             title=spec.name,
             description=description,
         )
+
+    @property
+    def protector(self) -> IdentityProtector:
+        """The identity protector (only intake and routing have a key to build one with)."""
+        if self.identity_key is None:
+            raise RuntimeError(f"the {self.name} service has no identity key and reads none")
+        return self.identity_key
 
     async def refuse(self, message: RabbitMessage, reason: Reason | str, **details: object) -> None:
         """Dead-letter ``message`` for good and record why, for ``lapor dlq list``."""
@@ -196,6 +204,22 @@ class Service:
         await self.app.stop()
 
 
+#: The services that open reporter identity; only they get ``LAPOR_PII_KEY`` (compose).
+IDENTITY_READERS = frozenset({"intake", "routing"})
+
+
+def identity_protector(name: str, settings: LaporSettings) -> IdentityProtector | None:
+    """The keyring a service seals and opens identity with (every ``LAPOR_PII_OLD_KEYS``
+    key opens, the ``LAPOR_PII_KEY_ID`` one seals); None for a service that reads none.
+
+    A reader without a key refuses to start; another service takes a key it is given
+    (``lapor dev`` gives one to all) so that its outbox is sealed too.
+    """
+    if settings.pii_key is None and name not in IDENTITY_READERS:
+        return None
+    return IdentityProtector.from_keyring(settings.pii_keyring(), settings.pii_key_id)
+
+
 def build_service(
     name: str,
     settings: LaporSettings,
@@ -221,10 +245,12 @@ def build_service(
     )
     clock = clock or SystemClock()
     store = Store.from_settings(settings, app_name=f"lapor-{name}")
+    identity = identity_protector(name, settings)
     outbox = Outbox(
         store.complaints,
         BrokerPublisher(broker, broker_user(settings.amqp_url.get_secret_value())),
         grace=timedelta(seconds=settings.outbox_grace_seconds),
+        protector=identity,
     )
     failpoints = Failpoints(settings.failpoints)
     grace = timedelta(seconds=settings.outbox_grace_seconds)
@@ -234,7 +260,7 @@ def build_service(
         broker=broker,
         store=store,
         clock=clock,
-        protector=IdentityProtector(settings.pii_key_bytes()),
+        identity_key=identity,
         outbox=outbox,
         failpoints=failpoints,
         calendar=settings.working_calendar(),

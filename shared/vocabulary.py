@@ -30,6 +30,7 @@ class Reason(StrEnum):
     REASON_REQUIRED = "reason_required"  # "not our authority" without saying why
     ARCHIVE_REASON_REQUIRED = "archive_reason_required"  # archive without a listed reason
     UNAUTHORISED = "unauthorised"  # the sender may not send this (issue 10)
+    IDENTITY_UNREADABLE = "identity_unreadable"  # the reporter identity does not open
 
 
 @dataclass(frozen=True)

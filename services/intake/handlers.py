@@ -155,7 +155,7 @@ class Intake:
             verification_deadline=receipt.verification_deadline,
         )
         messages = [OutboxMessage.of(topology.EVENTS, "complaint.received", received)]
-        case |= pending_fields(messages, self._ctx.grace)
+        case |= pending_fields(messages, self._ctx.grace, self._ctx.outbox.protector)
         return case, messages
 
     async def _acknowledge_resend(self, case: Document) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from services.routing.disposition import DispositionFacts, agency_view
 from services.routing.registry import Agency
-from services.routing.rules import CaseFacts, choose_agency, choose_next_agency
+from services.routing.rules import CaseFacts, Choice, Rule, choose_agency, choose_next_agency
 from shared import topology
 from shared.calendar import WorkingCalendar
 from shared.case import Case
@@ -43,6 +43,7 @@ from shared.contract import (
 )
 from shared.lifecycle import Actor, Severity, Status, can_take
 from shared.outbox import OutboxMessage
+from shared.pii import IdentityUnreadable
 from shared.senders import SenderPolicy, may_reply, may_respond
 from shared.sla import SlaPolicy
 from shared.unit_of_work import CaseChange, Command, Decision
@@ -63,6 +64,12 @@ REPORTER_STEPS = {
     ReporterAction.ACCEPT: "accept",
     ReporterAction.REOPEN: "reopen",
 }
+#: Why a case whose reporter identity does not open waits for the admin (for officials).
+IDENTITY_UNREADABLE = "identity_unreadable"
+IDENTITY_UNREADABLE_NOTE = (
+    "identitas pelapor tidak dapat dibuka (kunci identitas salah atau data rusak); "
+    "tidak didisposisikan agar identitas tidak bocor ke OPD"
+)
 _HOLDING = frozenset({Status.DISPATCHED, Status.IN_PROGRESS})
 _AGENCY_FIELDS = ("agency", "agency_name", "agency_tz", "deadlines.follow_up")
 
@@ -232,12 +239,28 @@ def _to_admin(change: CaseChange, case: Case, reason: str, cause: str) -> CaseCh
     return change
 
 
+def identity_readable(case: Case, rules: Rules) -> bool:
+    """Whether the reporter's identity opens, so that a Disposition can be masked.
+
+    Fail closed: a case whose identity does not open (wrong key, tampered) is never shown
+    to an agency, because nothing in its text could be masked.
+    """
+    try:
+        rules.identity(case)
+    except IdentityUnreadable:
+        return False
+    return True
+
+
 def decide_route(
     case: Case, event: ComplaintVerified, now: datetime, rules: Rules
 ) -> CaseChange | None:
     """Dispatch a newly verified case to its agency, or to the admin's manual queue."""
     if case.status is not Status.VERIFIED:
         return None
+    if not identity_readable(case, rules):
+        change = CaseChange.step_of(case, "route_manually", Actor.SYSTEM, now)
+        return _to_admin(change, case, IDENTITY_UNREADABLE_NOTE, cause=IDENTITY_UNREADABLE)
     choice = choose_agency(facts_of(case, event), rules.agencies)
     if choice.agency is None:
         change = CaseChange.step_of(case, "route_manually", Actor.SYSTEM, now)
@@ -259,6 +282,8 @@ def decide_dispose(
         return Refusal(
             Reason.UNKNOWN_AGENCY, {"tracking_id": case.tracking_id, "agency": dispose.agency}
         )
+    if not identity_readable(case, rules):
+        return Refusal(Reason.IDENTITY_UNREADABLE, {"tracking_id": case.tracking_id})
     change = CaseChange.step_of(case, "dispose", Actor.ADMIN, now)
     change.command_id = dispose.message_id
     reason = f"dipilih admin: {agency.name}"
@@ -350,6 +375,8 @@ def _forward(change: CaseChange, case: Case, respond: OpdRespond, rules: Rules) 
     choice = choose_next_agency(
         facts_of(case), rules.agencies, tried, respond.suggested_agency, rules.hop_limit
     )
+    if choice.agency is not None and not identity_readable(case, rules):
+        choice = Choice(None, Rule.MANUAL, IDENTITY_UNREADABLE_NOTE)
     closing = {
         "ended_at": now,
         "outcome": "not_our_authority",

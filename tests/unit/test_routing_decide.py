@@ -19,6 +19,7 @@ from shared.contract import (
     RoutingDispose,
 )
 from shared.lifecycle import Kind, Severity, Status
+from shared.pii import IdentityUnreadable
 from shared.senders import SenderPolicy, SendersMode
 from shared.sla import SlaPolicy
 from shared.unit_of_work import CaseChange, Command, Sender
@@ -267,3 +268,36 @@ def test_only_the_cases_own_channel_may_relay_a_reply() -> None:
         refused = command(holding(), ReporterReply, sender, ENFORCED, **fields)
         assert isinstance(refused, Refusal) and refused.reason is Reason.UNAUTHORISED, sender
     assert change_of(command(holding(), ReporterReply, "channel-whatsapp", ENFORCED, **fields))
+
+
+# --- identity fails closed --------------------------------------------------------------
+
+
+def _unreadable(_case: Case) -> dict[str, object]:
+    raise IdentityUnreadable("another key")
+
+
+def test_a_case_whose_identity_does_not_open_goes_to_the_admin_not_to_an_agency() -> None:
+    rules = dataclasses.replace(RULES, identity=_unreadable)
+    case = verified_case()
+    change = change_of(decide_route(case, verified_event(case), NOW, rules))
+    assert (change.step, change.target) == ("route_manually", Status.AWAITING_ROUTING)
+    assert keys(change) == ["complaint.needs_routing"]  # no Disposition
+    assert "identitas pelapor tidak dapat dibuka" in change.messages[0].body["reason"]
+
+
+def test_the_admin_cannot_dispose_a_case_whose_identity_does_not_open() -> None:
+    rules = dataclasses.replace(RULES, identity=_unreadable)
+    case = Case(dict(verified_case().doc) | {"status": "awaiting_routing"})
+    refused = command(case, RoutingDispose, "tester", rules, agency="pupr-palembang", admin="a")
+    assert isinstance(refused, Refusal) and refused.reason is Reason.IDENTITY_UNREADABLE
+
+
+def test_not_our_authority_goes_to_the_admin_when_the_identity_does_not_open() -> None:
+    rules = dataclasses.replace(RULES, identity=_unreadable)
+    change = change_of(
+        command(holding(), OpdRespond, "tester", rules, agency="pupr-palembang",
+                action="not_our_authority", liaison="L", message="bukan kami")
+    )  # fmt: skip
+    assert change.target is Status.AWAITING_ROUTING
+    assert not any(k.startswith("opd.") for k in keys(change))
