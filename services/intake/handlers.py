@@ -8,14 +8,20 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bson.errors import InvalidDocument
 from pydantic import ValidationError
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.intake.notices import notice_for
 from services.intake.reports import (
     ReportRefused,
     channel_of,
+    check_resend,
+    content_digest,
+    kept_raw,
+    opaque_extras,
     parse_report,
+    store_refused,
     unauthorised,
     unknown_fields,
 )
@@ -31,6 +37,7 @@ from shared.contract import (
     parse_event,
 )
 from shared.lifecycle import Kind, Status
+from shared.outage import STORE_UNREACHABLE
 from shared.outbox import OutboxMessage, pending_fields
 from shared.runtime import ServiceContext
 from shared.senders import may_submit
@@ -106,8 +113,21 @@ class Intake:
             except DuplicateKeyError:
                 existing = await self._find(report.channel, report.external_id)
                 if existing is not None:  # sent before, or another replica stored it first
+                    try:
+                        check_resend(existing.get("content_digest"), report)
+                    except ReportRefused as conflict:  # same id, different content
+                        await self.quarantine(raw, routing_key, message_id, conflict)
+                        return None
                     return await self._acknowledge_resend(existing)
                 continue  # the drawn tracking ID was taken: draw again
+            except STORE_UNREACHABLE:
+                raise  # waited out by the consumer (shared/outage.py), never quarantined
+            except (PyMongoError, InvalidDocument, OverflowError) as exc:
+                # The store refused this document (too large, a value BSON cannot hold):
+                # it would fail on every delivery, so it is kept in quarantine instead.
+                not_stored = store_refused(report, type(exc).__name__)
+                await self.quarantine(raw, routing_key, message_id, not_stored)
+                return None
             await self._ctx.failpoints.reached("intake.after_store")
             await self._ctx.outbox.deliver(tracking_id, messages)
             log.info(
@@ -125,7 +145,15 @@ class Intake:
     async def _find(self, channel: str, external_id: str) -> Document | None:
         return await self._complaints.find_one(
             {"channel": channel, "external_id": external_id},
-            {"_id": 1, "channel": 1, "external_id": 1, "reporter": 1, "deadlines": 1, "kind": 1},
+            {
+                "_id": 1,
+                "channel": 1,
+                "external_id": 1,
+                "reporter": 1,
+                "deadlines": 1,
+                "kind": 1,
+                "content_digest": 1,
+            },
         )
 
     def _new_case(
@@ -138,7 +166,18 @@ class Intake:
             verification_deadline=self._verification_deadline(now),
             unknown_fields=tuple(unknown_fields(report)),
         )
-        case = new_case(report, raw, receipt, self._ctx.protector)
+        # Fields a channel added beyond the contract are kept as one JSON string: data,
+        # never keys of the stored document ($ref/$id, NUL or dotted keys).
+        stored = report.model_copy(
+            update={
+                "location": opaque_extras(report.location) if report.location else None,
+                "attachments": [opaque_extras(a) for a in report.attachments],
+            }
+        )
+        case = new_case(stored, raw, receipt, self._ctx.protector)
+        # What the report says, so that a reuse of its external_id with other content is
+        # told apart from a resend.
+        case["content_digest"] = content_digest(report)
         location = case["location"]
         received = ComplaintReceived(
             message_id=received_message_id(tracking_id),
@@ -187,6 +226,8 @@ class Intake:
         quarantine_id = "q-" + hashlib.sha256(routing_key.encode() + b"\0" + raw).hexdigest()[:32]
         now = self._ctx.clock.now()
         problems = [p.model_dump() for p in refused.problems]
+        # A message too large to keep whole is kept as its first bytes and its digest.
+        kept, digest = kept_raw(raw, self._max_bytes)
         await self._ctx.store.quarantine.update_one(
             {"_id": quarantine_id},
             {
@@ -199,8 +240,9 @@ class Intake:
                     "reason": refused.reason,
                     "problems": problems,
                     "size": len(raw),
+                    "raw_sha256": digest,
                     # Raw input may hold identity: sealed like every identity field.
-                    "raw_sealed": self._ctx.protector.seal(raw, quarantine_id),
+                    "raw_sealed": self._ctx.protector.seal(kept, quarantine_id),
                 },
                 "$set": {"last_seen_at": now},
                 "$inc": {"deliveries": 1},
