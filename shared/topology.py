@@ -162,26 +162,37 @@ def exchange_arguments(name: str) -> dict[str, Any]:
     return {} if name in INTERNAL_EXCHANGES else {"alternate-exchange": UNROUTABLE}
 
 
+class TopologyOutdated(RuntimeError):
+    """An exchange or queue exists with other arguments (declared by an older LAPOR)."""
+
+
 async def declare(
     channel: AbstractChannel,
     delivery_limit: int,
     dead_letter_limits: DeadLetterLimits | None = None,
 ) -> None:
     """Declare every exchange and every service queue."""
-    # The alternate exchange first: the others name it.
-    await channel.declare_exchange(UNROUTABLE, ExchangeType.FANOUT, durable=True, internal=True)
-    for name in EXCHANGES:
-        if name == UNROUTABLE:
-            continue
-        await channel.declare_exchange(
-            name,
-            ExchangeType.TOPIC,
-            durable=True,
-            internal=name in INTERNAL_EXCHANGES,
-            arguments=exchange_arguments(name),
-        )
-    for spec in QUEUES:
-        await declare_queue(channel, spec, delivery_limit, dead_letter_limits)
+    try:
+        # The alternate exchange first: the others name it.
+        await channel.declare_exchange(UNROUTABLE, ExchangeType.FANOUT, durable=True, internal=True)
+        for name in EXCHANGES:
+            if name == UNROUTABLE:
+                continue
+            await channel.declare_exchange(
+                name,
+                ExchangeType.TOPIC,
+                durable=True,
+                internal=name in INTERNAL_EXCHANGES,
+                arguments=exchange_arguments(name),
+            )
+        for spec in QUEUES:
+            await declare_queue(channel, spec, delivery_limit, dead_letter_limits)
+    except aio_pika.exceptions.ChannelPreconditionFailed as exc:
+        raise TopologyOutdated(
+            f"{exc}. The broker holds LAPOR's exchanges or queues as an older version (or "
+            "other settings) declared them; drain the queues, delete them and the "
+            "exchanges, and declare again (deploy/README.md, 'Upgrading a deployment')"
+        ) from None
 
 
 async def declare_at(

@@ -174,3 +174,17 @@ async def test_dead_letters_expire(amqp: AbstractConnection) -> None:
 
 async def _not(value: Awaitable[bool]) -> bool:
     return not await value
+
+
+async def test_an_exchange_from_an_older_version_is_named_with_the_way_out(
+    amqp: AbstractConnection,
+) -> None:
+    channel = await amqp.channel()
+    await channel.exchange_delete(topology.INTAKE)
+    await channel.declare_exchange(topology.INTAKE, aio_pika.ExchangeType.TOPIC, durable=True)
+    with pytest.raises(topology.TopologyOutdated, match=r"alternate-exchange.*Upgrading"):
+        await topology.declare(await amqp.channel(), 3)
+    channel = await amqp.channel()
+    await channel.exchange_delete(topology.INTAKE)
+    await topology.declare(channel, 3)  # as it should be again, bindings and all
+    await channel.close()
