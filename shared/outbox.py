@@ -139,8 +139,8 @@ class Outbox:
         """Publish ``messages`` of document ``doc_id`` and take them off its outbox."""
         for message in messages:
             await self._publisher.publish(message)
-        if not messages:
-            return
+        if not messages or doc_id is None:
+            return  # nothing stored to take off (a message published straight away)
         ids = [m.message_id for m in messages]
         # Usually the outbox holds exactly these messages: one update empties it.
         emptied = await self._collection.update_one(

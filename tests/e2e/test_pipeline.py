@@ -273,7 +273,14 @@ async def test_a_late_case_is_escalated_then_answered_then_closes_itself(
         closed = await events.wait_for(lambda b: any(e["event"] == "closed" for e in b))
         assert [e["reason"] for e in closed if e["event"] == "closed"] == ["no_reply"]
         await reporter.wait_for(lambda b: any(n["event"] == "closed" for n in b))
-        final = await events.quiet(1.0)
+        # Closed, its timer gone and its outbox empty: every event it caused is published.
+        await eventually(
+            lambda: store.complaints.find_one(
+                {"_id": tid, "escalation.next_at": {"$exists": False}, "outbox": {"$size": 0}}
+            ),
+            timeout=30,
+        )
+        final = await events.flush()
     await channel.close()
 
     steps = [e["event"] for e in final]

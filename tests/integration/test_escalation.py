@@ -27,6 +27,7 @@ import aio_pika
 import pytest
 
 from services.escalation import app as escalation_app
+from services.escalation.handlers import Escalation
 from services.escalation.settings import EscalationSettings
 from shared import topology
 from shared.calendar import WorkingCalendar
@@ -41,6 +42,7 @@ from shared.contract import (
 )
 from shared.lifecycle import Severity, Status
 from shared.pii import IdentityProtector
+from shared.runtime import Service
 from shared.settings import IntakeSettings
 from shared.sla import SlaPolicy
 from shared.storage import Store
@@ -141,6 +143,16 @@ async def announce_dispatch(amqp: aio_pika.abc.AbstractConnection, case: Json) -
 # --- watching ---------------------------------------------------------------------------
 
 
+async def nothing_due(service: Service) -> None:
+    """A barrier: a scan of the service's own store and clock finds nothing due now.
+
+    Run directly, not waited for: a step that is due is fired by this very scan (and the
+    assertion fails), so nothing can fire after it at this instant.
+    """
+    scanner = Escalation(service.context, lease=dt.timedelta(seconds=30), batch=1000)
+    assert await scanner.scan_once() == 0, "a step was due"
+
+
 async def timer_is(store: Store, tid: str, expected: dt.datetime | None) -> None:
     """Wait until the case's stored timer is ``expected`` and its outbox is empty."""
 
@@ -205,7 +217,7 @@ async def test_a_late_case_climbs_reminder_to_ombudsman_each_step_once_with_two_
         Listener(amqp, topology.EVENTS, "complaint.reminder") as reminders,
         Listener(amqp, topology.EVENTS, "complaint.escalated") as escalations,
         Listener(amqp, topology.OVERSIGHT, "#") as oversight,
-        escalation_app.create(settings, clock),
+        escalation_app.create(settings, clock) as service,
         escalation_app.create(settings, clock),
     ):
         await store.complaints.insert_many(cases)
@@ -216,7 +228,8 @@ async def test_a_late_case_climbs_reminder_to_ombudsman_each_step_once_with_two_
 
         # Thu 5 Nov: nothing is due yet.
         clock.set(wib(11, 5, 16))
-        assert await reminders.quiet(0.5) == []
+        await nothing_due(service)
+        assert await reminders.flush() == []
 
         # Fri 6 Nov: the liaison is reminded, one working day before the deadline.
         clock.set(wib(11, 6, 8))
@@ -226,7 +239,8 @@ async def test_a_late_case_climbs_reminder_to_ombudsman_each_step_once_with_two_
 
         # The deadline's last minute still meets it: no escalation yet.
         clock.set(wib(11, 9, 23, 59, 59))
-        assert await escalations.quiet(0.5) == []
+        await nothing_due(service)
+        assert await escalations.flush() == []
 
         # Level 1 at the first instant that misses it, then 2 and 3.
         for moment, level, next_at in [
@@ -241,8 +255,9 @@ async def test_a_late_case_climbs_reminder_to_ombudsman_each_step_once_with_two_
 
         # Weeks later, nothing more: the ladder has no level 4.
         clock.set(wib(12, 14, 9))
-        await escalations.quiet(2.0)
-        await oversight.quiet(0.5)
+        await nothing_due(service)
+        await escalations.flush()
+        await oversight.flush()
 
     assert steps(reminders.bodies(), tid) == [("follow_up", 0)]
     assert steps(escalations.bodies(), tid) == [
@@ -301,7 +316,7 @@ async def test_a_case_answered_after_level_1_stops_climbing(
     async with (
         Listener(amqp, topology.EVENTS, "complaint.reminder") as reminders,
         Listener(amqp, topology.EVENTS, "complaint.escalated") as escalations,
-        escalation_app.create(settings, clock),
+        escalation_app.create(settings, clock) as service,
     ):
         await store.complaints.insert_one(case)
         await announce_dispatch(amqp, case)
@@ -332,12 +347,14 @@ async def test_a_case_answered_after_level_1_stops_climbing(
 
         # Past the old ladder's Inspektorat (Fri 13) and Ombudsman (Fri 20) instants.
         clock.set(wib(11, 23, 9))
-        assert len(await escalations.quiet(1.5)) == 1
+        await nothing_due(service)
+        assert len(await escalations.flush()) == 1
 
         # The new deadline has its own ladder: its reminder comes on Tue 1 Dec.
         clock.set(wib(12, 1, 8))
         await reminders.wait_for(lambda b: len(b) == 2)
-        await reminders.quiet(0.5)
+        await timer_is(store, tid, wib(12, 3))  # handled: next, its pimpinan on Thu 3 Dec
+        await reminders.flush()
 
     assert steps(escalations.bodies(), tid) == [("follow_up", 1)]
     assert steps(reminders.bodies(), tid) == [("follow_up", 0), ("resolution", 0)]
@@ -416,7 +433,7 @@ async def test_a_service_stopped_for_three_days_catches_up_on_start(
             await reminders.wait_for(lambda b: len(b) >= 2)
             await timer_is(store, late["_id"], None)  # the whole ladder has fired
             await timer_is(store, waiting["_id"], wib(11, 14))  # its pimpinan: Sat 00:00
-            await escalations.quiet(1.5)
+            await escalations.flush()  # both handled, their outboxes empty: all published
 
     # In order, each once; the reminder that fired before the outage is not repeated.
     assert steps(escalations.bodies(), late["_id"]) == [
@@ -467,7 +484,7 @@ async def test_a_resolved_case_with_no_reply_closes_itself_after_10_working_days
     clock.set(resolved_at)
     async with (
         Listener(amqp, topology.EVENTS, "complaint.closed") as closed,
-        escalation_app.create(settings, clock),
+        escalation_app.create(settings, clock) as service,
     ):
         await store.complaints.insert_one(case)
         resolved = ComplaintResolved(
@@ -482,13 +499,24 @@ async def test_a_resolved_case_with_no_reply_closes_itself_after_10_working_days
         await timer_is(store, tid, auto_close)
 
         clock.set(wib(11, 16, 23, 59, 59))  # the reporter's last day, to its last second
-        assert await closed.quiet(1.0) == []
+        await nothing_due(service)
+        assert await closed.flush() == []
         clock.set(wib(11, 17))
         [event] = await closed.wait_for(lambda b: len(b) >= 1)
         await timer_is(store, tid, None)
         # A late copy of the resolved event changes nothing.
         await publish(amqp, topology.EVENTS, "complaint.resolved", to_json_dict(resolved))
-        await closed.quiet(1.5)
+        # A case's event sent after it is handled after it, on the same queue.
+        sentinel = dispatched_case(new_tracking_id(), wib(11, 17), protector)
+        await store.complaints.insert_one(sentinel)
+        await announce_dispatch(amqp, sentinel)
+        await eventually(
+            lambda: store.complaints.find_one(
+                {"_id": sentinel["_id"], "escalation": {"$exists": True}}
+            )
+        )
+        await nothing_due(service)
+        await closed.flush()
         await timer_is(store, tid, None)
 
     assert closed.bodies() == [event]
@@ -549,7 +577,8 @@ async def test_a_crash_between_recording_a_step_and_publishing_it_loses_and_repe
         try:
             await escalations.wait_for(lambda b: len(b) >= 3, timeout=60)
             await reminders.wait_for(lambda b: len(b) >= 1, timeout=30)
-            await escalations.quiet(2.0)
+            await timer_is(store, tid, None)  # the whole ladder handled, nothing pending
+            await escalations.flush()
         finally:
             restarted.send_signal(signal.SIGTERM)
             assert await wait_exit(restarted) == 0
