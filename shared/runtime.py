@@ -29,6 +29,7 @@ from shared.calendar import WorkingCalendar
 from shared.clock import Clock, SystemClock
 from shared.failpoints import Failpoints
 from shared.logs import configure_logging
+from shared.outage import store_outage
 from shared.outbox import Outbox, OutboxMessage
 from shared.pii import IdentityProtector
 from shared.refusals import Refusal
@@ -229,14 +230,16 @@ def build_service(
     """Wire one service: ``register`` adds its subscribers and background loops."""
     policy = settings.sender_policy()
     context_ref: list[ServiceContext] = []
+    stop = asyncio.Event()
 
     async def on_refusal(refusal: Refusal, body: bytes) -> None:
         await context_ref[0].record_refusal(refusal, body)
 
     broker = RabbitBroker(
         settings.amqp_url.get_secret_value(),
-        # Replays and admin commands from the wrong sender never reach a handler.
-        middlewares=[sender_check(policy, on_refusal)],
+        # A store outage is waited out around everything (the refusal record included);
+        # replays and admin commands from the wrong sender never reach a handler.
+        middlewares=[store_outage(stop), sender_check(policy, on_refusal)],
         default_channel=Channel(prefetch_count=settings.prefetch, publisher_confirms=True),
         graceful_timeout=30.0,
         app_id=f"lapor-{name}",
@@ -270,7 +273,6 @@ def build_service(
     context.background.append(lambda stop: outbox.run(stop, settings.outbox_scan_seconds))
     register(context)
 
-    stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
 
     async def prepare() -> None:
