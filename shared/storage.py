@@ -106,6 +106,10 @@ class Store:
         await self.quarantine.create_indexes(
             [IndexModel([("quarantined_at", ASCENDING)], name="quarantined_at")]
         )
+        # Intake's rate-limit counters go when their window has passed.
+        await self.db["rate_limits"].create_indexes(
+            [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at")]
+        )
         await self.agencies.create_indexes(
             [
                 IndexModel([("region_codes", ASCENDING)], name="region_codes"),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from faststream.rabbit.annotations import RabbitMessage
 
 from services.intake.handlers import Intake
+from services.intake.reports import RateLimit
 from shared import topology
 from shared.clock import Clock
 from shared.runtime import Service, ServiceContext, build_service, routing_key_of, sender_of
@@ -24,6 +27,10 @@ def create(settings: IntakeSettings | None = None, clock: Clock | None = None) -
                 ctx.calendar, at
             ),
             max_message_bytes=settings.max_message_bytes,
+            limits=(
+                RateLimit("channel", settings.rate_limit_per_channel_minute, timedelta(minutes=1)),
+                RateLimit("reporter", settings.rate_limit_per_reporter_hour, timedelta(hours=1)),
+            ),
         )
 
         @ctx.consume(

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from bson.errors import InvalidDocument
 from pydantic import ValidationError
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.intake.notices import notice_for
 from services.intake.reports import (
+    RateLimit,
     ReportRefused,
     channel_of,
     check_resend,
@@ -50,6 +52,9 @@ Document = dict[str, Any]
 DeadlineRule = Callable[[datetime], datetime]
 
 
+#: The rate-limit counters (one per scope, key digest and window; they expire with it).
+RATE_LIMITS = "rate_limits"
+
 #: How often intake draws a tracking ID before giving up (a collision is astronomically
 #: rare; five in a row means something else is wrong).
 TRACKING_ID_DRAWS = 5
@@ -73,12 +78,15 @@ class Intake:
         ctx: ServiceContext,
         verification_deadline: DeadlineRule,
         max_message_bytes: int,
+        limits: Sequence[RateLimit] = (),
     ) -> None:
         self._ctx = ctx
         self._complaints = ctx.store.complaints
         self._verification_deadline = verification_deadline
         self._max_bytes = max_message_bytes
         self._senders = ctx.settings.sender_policy()
+        #: Per channel, then per reporter (see :meth:`_over_limit`).
+        self._limits = tuple(limits)
 
     # --- taking a report in ---------------------------------------------------------
 
@@ -101,6 +109,9 @@ class Intake:
             report = parse_report(raw, routing_key, self._max_bytes)
         except ReportRefused as refused:
             await self.quarantine(raw, routing_key, message_id, refused)
+            return None
+        if (over := await self._over_limit(report)) is not None:
+            await self.quarantine(raw, routing_key, message_id, over)
             return None
         await self._ctx.failpoints.reached("intake.before_store")
         # Insert first: a resend is rare, so the unique (channel, external_id) index finds
@@ -141,6 +152,38 @@ class Intake:
                 )
             return tracking_id
         raise RuntimeError(f"no free tracking ID after {TRACKING_ID_DRAWS} draws")
+
+    async def _over_limit(self, report: ReportSubmitted) -> ReportRefused | None:
+        """The refusal of a report over a rate limit (parked in quarantine), or None.
+
+        Fixed windows counted in the store, so every replica counts together; the
+        counter's id holds a digest, never a contact.
+        """
+        who = report.reporter
+        for limit in self._limits:
+            if limit.scope == "channel":
+                key = report.channel
+            else:
+                prints = (
+                    self._ctx.protector.contact_fingerprints(
+                        report.channel, who.phone, who.email, who.handle
+                    )
+                    if who is not None
+                    else set()
+                )
+                if not prints:
+                    continue  # nobody to count: an anonymous report without contacts
+                key = min(prints)
+            bucket, ends = limit.bucket(key, self._ctx.clock.now())
+            counted = await self._ctx.store.db[RATE_LIMITS].find_one_and_update(
+                {"_id": bucket},
+                {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": ends}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+            if counted is not None and not limit.admits(int(counted["count"])):
+                return limit.refusal(report.channel, report.external_id)
+        return None
 
     async def _find(self, channel: str, external_id: str) -> Document | None:
         return await self._complaints.find_one(

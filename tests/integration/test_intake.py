@@ -376,3 +376,23 @@ async def test_sigterm_finishes_the_message_in_hand_then_exits(
     )
     assert queue.declaration_result.message_count == 0  # acked, not left for redelivery
     await channel.close()
+
+
+async def test_a_reporter_over_the_rate_limit_is_parked_in_quarantine_not_dropped(
+    amqp: aio_pika.abc.AbstractConnection, servers: Servers, db_name: str, store: Store
+) -> None:
+    limited = make_settings(servers, db_name, rate_limit_per_reporter_hour=2)
+    async with (
+        intake_app.create(limited),
+        Listener(amqp, topology.EVENTS, "intake.rejected") as rejected,
+        Listener(amqp, topology.OUTBOUND, "channel.telegram") as outbound,
+    ):
+        for n in range(3):
+            text = f"Laporan ke-{n + 1}: lampu jalan di gang {n + 1} mati sejak kemarin malam."
+            await publish(amqp, "lapor.intake", "channel.telegram", report(description=text))
+        [parked] = await rejected.wait_for(lambda b: len(b) == 1)
+        await outbound.wait_for(lambda b: len(b) == 2)
+    assert parked["reason"] == "rate_limited"
+    assert await store.complaints.count_documents({}) == 2
+    kept = await store.quarantine.find_one({"_id": parked["quarantine_id"]})
+    assert kept is not None and kept["reason"] == "rate_limited"  # kept, sealed, never lost
