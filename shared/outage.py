@@ -15,10 +15,13 @@ once per timeout, not once per retry.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from faststream import BaseMiddleware
+from faststream.message import StreamMessage
 from pymongo.errors import ConnectionFailure
 
 log = logging.getLogger("lapor.outage")
@@ -58,3 +61,23 @@ async def while_store_down(
             )
             await sleep(wait)
             wait = min(wait * 2, longest_wait)
+
+
+class StoreOutageMiddleware(BaseMiddleware):
+    """Runs each handler through :func:`while_store_down`: during an outage the message is
+    kept (not nacked), so it burns no delivery and never becomes a dead letter."""
+
+    def __init__(self, msg: Any, /, *, context: Any, stop: asyncio.Event | None = None) -> None:
+        super().__init__(msg, context=context)
+        self._stop = stop
+
+    async def consume_scope(
+        self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        """The handler's result, once the store answered."""
+        return await while_store_down(lambda: call_next(msg), stop=self._stop)
+
+
+def store_outage(stop: asyncio.Event | None = None) -> Callable[..., StoreOutageMiddleware]:
+    """The middleware factory FastStream's ``middlewares=[...]`` takes."""
+    return functools.partial(StoreOutageMiddleware, stop=stop)

@@ -23,6 +23,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.clock import Clock, SystemClock
 from shared.contract import to_json_dict
+from shared.pii import IdentityProtector
 
 log = logging.getLogger("lapor.outbox")
 
@@ -49,19 +50,32 @@ class OutboxMessage:
         message_id = getattr(message, "message_id")  # noqa: B009 - every contract message has one
         return cls(exchange, routing_key, str(message_id), to_json_dict(message))
 
-    def to_document(self) -> Document:
-        """As stored in the ``outbox`` array."""
-        return {
+    def to_document(self, protector: IdentityProtector | None = None) -> Document:
+        """As stored in the ``outbox`` array; its body sealed when there is a key.
+
+        A body may carry a reporter's name (a Disposition of a named report) or contacts:
+        sealed, it is as unreadable in the store as the case's own identity field.
+        """
+        doc: Document = {
             "exchange": self.exchange,
             "routing_key": self.routing_key,
             "message_id": self.message_id,
-            "body": self.body,
         }
+        if protector is None:
+            return doc | {"body": self.body}
+        return doc | {"body_sealed": protector.seal(self.payload(), _context(self.message_id))}
 
     @classmethod
-    def from_document(cls, doc: Document) -> OutboxMessage:
-        """Back from the ``outbox`` array."""
-        return cls(doc["exchange"], doc["routing_key"], doc["message_id"], doc["body"])
+    def from_document(
+        cls, doc: Document, protector: IdentityProtector | None = None
+    ) -> OutboxMessage:
+        """Back from the ``outbox`` array (opening a sealed body)."""
+        body = doc.get("body")
+        if "body_sealed" in doc:
+            if protector is None:
+                raise RuntimeError("a sealed outbox entry and no identity key to open it")
+            body = json.loads(protector.open(doc["body_sealed"], _context(doc["message_id"])))
+        return cls(doc["exchange"], doc["routing_key"], doc["message_id"], body or {})
 
     def payload(self) -> bytes:
         """The JSON body as published."""
@@ -74,18 +88,30 @@ class Publisher(Protocol):
     async def publish(self, message: OutboxMessage) -> None: ...
 
 
-def with_pending(update: Document, messages: list[OutboxMessage], grace: timedelta) -> Document:
+def _context(message_id: str) -> str:
+    return f"outbox:{message_id}"
+
+
+def with_pending(
+    update: Document,
+    messages: list[OutboxMessage],
+    grace: timedelta,
+    protector: IdentityProtector | None = None,
+) -> Document:
     """``update`` (a MongoDB update document) that also adds ``messages`` to the outbox."""
     merged = {op: dict(fields) for op, fields in update.items()}
-    merged.setdefault("$push", {})["outbox"] = {"$each": [m.to_document() for m in messages]}
+    pending = [m.to_document(protector) for m in messages]
+    merged.setdefault("$push", {})["outbox"] = {"$each": pending}
     merged.setdefault("$set", {})["outbox_due_at"] = _REAL_TIME.now() + grace
     return merged
 
 
-def pending_fields(messages: list[OutboxMessage], grace: timedelta) -> Document:
+def pending_fields(
+    messages: list[OutboxMessage], grace: timedelta, protector: IdentityProtector | None = None
+) -> Document:
     """The fields of a new document whose outbox holds ``messages``."""
     return {
-        "outbox": [m.to_document() for m in messages],
+        "outbox": [m.to_document(protector) for m in messages],
         "outbox_due_at": _REAL_TIME.now() + grace,
     }
 
@@ -99,8 +125,12 @@ class Outbox:
         publisher: Publisher,
         grace: timedelta = timedelta(seconds=5),
         clock: Clock = _REAL_TIME,
+        protector: IdentityProtector | None = None,
     ) -> None:
         self._collection = collection
+        #: Seals pending bodies at rest (None: a service with no identity key stores them
+        #: as they are; its messages carry no identity).
+        self.protector = protector
         self._publisher = publisher
         self._clock = clock
         self._grace = grace
@@ -141,7 +171,9 @@ class Outbox:
             )
             if doc is None:
                 return sent
-            messages = [OutboxMessage.from_document(m) for m in doc.get("outbox", [])]
+            messages = [
+                OutboxMessage.from_document(m, self.protector) for m in doc.get("outbox", [])
+            ]
             if messages:
                 log.info(
                     "relaying pending messages",

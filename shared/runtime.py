@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from faststream import AckPolicy, FastStream
 from faststream.message import StreamMessage
@@ -23,13 +24,17 @@ from faststream.rabbit.message import RabbitMessage
 from faststream.rabbit.schemas import Channel
 from faststream.rabbit.subscriber import RabbitSubscriber
 
-from shared import topology
+from shared import refusals, topology
 from shared.calendar import WorkingCalendar
 from shared.clock import Clock, SystemClock
 from shared.failpoints import Failpoints
 from shared.logs import configure_logging
+from shared.outage import store_outage
 from shared.outbox import Outbox, OutboxMessage
 from shared.pii import IdentityProtector
+from shared.refusals import Refusal
+from shared.sender_check import queue_of, sender_check
+from shared.senders import ORIGINAL_USER_ID, announce_mode
 from shared.settings import LaporSettings
 from shared.storage import Store
 from shared.unit_of_work import CaseStore, Sender
@@ -62,9 +67,25 @@ def routing_key_of(message: RabbitMessage) -> str:
 
 
 def sender_of(message: RabbitMessage) -> Sender:
-    """Who sent ``message``: the ``user_id`` RabbitMQ checked against the connection."""
-    user_id = message.raw_message.user_id
+    """Who sent ``message``: the ``user_id`` RabbitMQ checked against the connection.
+
+    A replayed dead letter counts as sent by its original sender (the header ``lapor dlq
+    replay`` keeps it in), so a replay never gains a right; the sender middleware has
+    already refused the replay header from anyone but an admin.
+    """
+    raw = message.raw_message
+    if (message.headers or {}).get(ORIGINAL_ROUTING_KEY):
+        original = (message.headers or {}).get(ORIGINAL_USER_ID)
+        if isinstance(original, bytes):
+            original = original.decode("utf-8", "replace")
+        return Sender(user_id=original if isinstance(original, str) and original else None)
+    user_id = raw.user_id
     return Sender(user_id=str(user_id) if user_id else None)
+
+
+def broker_user(amqp_url: str) -> str:
+    """The broker user a service connects as (RabbitMQ's default when the URL names none)."""
+    return unquote(urlsplit(amqp_url).username or "guest")
 
 
 async def refuse(message: RabbitMessage, reason: Reason | str, **details: object) -> None:
@@ -74,10 +95,18 @@ async def refuse(message: RabbitMessage, reason: Reason | str, **details: object
 
 
 class BrokerPublisher:
-    """Publishes persistent JSON messages and waits for the broker's confirm."""
+    """Publishes persistent JSON messages, signed with the service's user, and waits for
+    the broker's confirm.
 
-    def __init__(self, broker: RabbitBroker) -> None:
+    ``user_id`` is the connection's user, which RabbitMQ verifies, so a consumer knows a
+    service sent it. Every exchange has an alternate exchange (``lapor.unroutable``), so a
+    message no queue is bound for is kept in ``lapor.unrouted`` instead of being confirmed
+    and dropped (``lapor dlq unrouted``).
+    """
+
+    def __init__(self, broker: RabbitBroker, user_id: str) -> None:
         self._broker = broker
+        self._user_id = user_id
 
     async def publish(self, message: OutboxMessage) -> None:
         """Publish one message (raises if the broker does not confirm it)."""
@@ -88,7 +117,10 @@ class BrokerPublisher:
             message_id=message.message_id,
             persist=True,
             content_type="application/json",
-            mandatory=False,
+            user_id=self._user_id,
+            # The alternate exchange takes what no queue is bound for; mandatory stays as
+            # a second net (a return would mean the alternate exchange itself is missing).
+            mandatory=True,
         )
 
 
@@ -101,7 +133,8 @@ class ServiceContext:
     broker: RabbitBroker
     store: Store
     clock: Clock
-    protector: IdentityProtector
+    #: The identity keyring; None in a service that never reads identity (no LAPOR_PII_KEY).
+    identity_key: IdentityProtector | None
     outbox: Outbox
     failpoints: Failpoints
     calendar: WorkingCalendar
@@ -126,6 +159,32 @@ class ServiceContext:
         )
 
     @property
+    def protector(self) -> IdentityProtector:
+        """The identity protector (only intake and routing have a key to build one with)."""
+        if self.identity_key is None:
+            raise RuntimeError(f"the {self.name} service has no identity key and reads none")
+        return self.identity_key
+
+    async def refuse(self, message: RabbitMessage, reason: Reason | str, **details: object) -> None:
+        """Dead-letter ``message`` for good and record why, for ``lapor dlq list``."""
+        raw = message.raw_message
+        user_id = raw.user_id
+        refusal = Refusal(
+            queue_of(raw.exchange, raw.routing_key or ""),
+            message.message_id,
+            str(reason),
+            str(user_id) if user_id else None,
+            self.clock.now(),
+        )
+        await self.record_refusal(refusal, message.body)
+        await refuse(message, reason, **details)
+
+    async def record_refusal(self, refusal: Refusal, body: bytes) -> None:
+        """Keep why a message was refused as long as its dead letter is kept."""
+        keep = timedelta(hours=self.settings.dead_letter_limits().ttl_hours)
+        await refusals.record(self.store.db, refusal, body, keep)
+
+    @property
     def grace(self) -> timedelta:
         """How long a pending outbox entry waits before the relay takes it."""
         return timedelta(seconds=self.settings.outbox_grace_seconds)
@@ -146,6 +205,22 @@ class Service:
         await self.app.stop()
 
 
+#: The services that open reporter identity; only they get ``LAPOR_PII_KEY`` (compose).
+IDENTITY_READERS = frozenset({"intake", "routing"})
+
+
+def identity_protector(name: str, settings: LaporSettings) -> IdentityProtector | None:
+    """The keyring a service seals and opens identity with (every ``LAPOR_PII_OLD_KEYS``
+    key opens, the ``LAPOR_PII_KEY_ID`` one seals); None for a service that reads none.
+
+    A reader without a key refuses to start; another service takes a key it is given
+    (``lapor dev`` gives one to all) so that its outbox is sealed too.
+    """
+    if settings.pii_key is None and name not in IDENTITY_READERS:
+        return None
+    return IdentityProtector.from_keyring(settings.pii_keyring(), settings.pii_key_id)
+
+
 def build_service(
     name: str,
     settings: LaporSettings,
@@ -153,8 +228,18 @@ def build_service(
     clock: Clock | None = None,
 ) -> Service:
     """Wire one service: ``register`` adds its subscribers and background loops."""
+    policy = settings.sender_policy()
+    context_ref: list[ServiceContext] = []
+    stop = asyncio.Event()
+
+    async def on_refusal(refusal: Refusal, body: bytes) -> None:
+        await context_ref[0].record_refusal(refusal, body)
+
     broker = RabbitBroker(
         settings.amqp_url.get_secret_value(),
+        # A store outage is waited out around everything (the refusal record included);
+        # replays and admin commands from the wrong sender never reach a handler.
+        middlewares=[store_outage(stop), sender_check(policy, on_refusal)],
         default_channel=Channel(prefetch_count=settings.prefetch, publisher_confirms=True),
         graceful_timeout=30.0,
         app_id=f"lapor-{name}",
@@ -163,10 +248,12 @@ def build_service(
     )
     clock = clock or SystemClock()
     store = Store.from_settings(settings, app_name=f"lapor-{name}")
+    identity = identity_protector(name, settings)
     outbox = Outbox(
         store.complaints,
-        BrokerPublisher(broker),
+        BrokerPublisher(broker, broker_user(settings.amqp_url.get_secret_value())),
         grace=timedelta(seconds=settings.outbox_grace_seconds),
+        protector=identity,
     )
     failpoints = Failpoints(settings.failpoints)
     grace = timedelta(seconds=settings.outbox_grace_seconds)
@@ -176,20 +263,22 @@ def build_service(
         broker=broker,
         store=store,
         clock=clock,
-        protector=IdentityProtector(settings.pii_key_bytes()),
+        identity_key=identity,
         outbox=outbox,
         failpoints=failpoints,
         calendar=settings.working_calendar(),
         cases=CaseStore(store.complaints, outbox, failpoints, name, grace),
     )
+    context_ref.append(context)
     context.background.append(lambda stop: outbox.run(stop, settings.outbox_scan_seconds))
     register(context)
 
-    stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
 
     async def prepare() -> None:
+        announce_mode(policy, name, log)
         await store.ensure_indexes()
+        await refusals.ensure_indexes(store.db)
         if settings.declare_topology:
             await topology.declare_at(settings.amqp_url.get_secret_value(), settings.delivery_limit)
 

@@ -56,9 +56,11 @@ PORTAL_CHANNELS = frozenset({"web", "open311"})
 
 DECIDE = "verification.decide"
 DISPOSE = "routing.dispose"
+#: The admin grants or refuses an agency's extension request (issue 12).
+EXTENSION = "routing.extension"
 RESPOND = "opd.respond"
 REPLY = "reporter.reply"
-ADMIN_COMMANDS = frozenset({DECIDE, DISPOSE})
+ADMIN_COMMANDS = frozenset({DECIDE, DISPOSE, EXTENSION})
 
 
 class SendersMode(StrEnum):

@@ -232,6 +232,11 @@ class Store:
                     IndexModel([("categories", ASCENDING)], name="categories"),
                 ],
             ),
+            (
+                # Intake's rate-limit counters go when their window has passed.
+                self.db["rate_limits"],
+                [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at")],
+            ),
         ]
 
     async def ensure_indexes(self) -> None:

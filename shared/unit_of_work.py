@@ -179,7 +179,7 @@ class CaseStore:
         """
         update = change.update()
         if change.messages:
-            update = with_pending(update, change.messages, self._grace)
+            update = with_pending(update, change.messages, self._grace, self._outbox.protector)
         result = await self._complaints.update_one(change.filter(), update)
         if result.matched_count == 0:
             self._log.info(

@@ -32,6 +32,7 @@ class Reason(StrEnum):
     UNAUTHORISED = "unauthorised"  # the sender may not send this (issue 10)
     EXTENSION_REFUSED = "extension_refused"  # asked twice, no reason, too late a date, none waiting
     INVALID_KOORDINASI = "invalid_koordinasi"  # supporting agencies empty or including the lead
+    IDENTITY_UNREADABLE = "identity_unreadable"  # the reporter identity does not open
 
 
 @dataclass(frozen=True)

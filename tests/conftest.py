@@ -104,6 +104,13 @@ def make_settings(
         "outbox_grace_seconds": 3.0,
         "outbox_scan_seconds": 0.2,
         "delivery_limit": 3,
+        # Every test connection is guest: the services' own sender checks are tested on
+        # their own (tests/integration/test_senders.py) with LAPOR_SENDERS=enforce.
+        "senders": "open",
+        # Load tests send thousands of reports from one channel and one reporter; the rate
+        # limits are tested on their own (test_intake.py) with a low limit.
+        "rate_limit_per_channel_minute": 1_000_000,
+        "rate_limit_per_reporter_hour": 1_000_000,
     }
     return IntakeSettings(**(values | overrides))
 
@@ -119,6 +126,9 @@ def service_env(settings: IntakeSettings, **extra: str) -> dict[str, str]:
         "LAPOR_OUTBOX_GRACE_SECONDS": str(settings.outbox_grace_seconds),
         "LAPOR_OUTBOX_SCAN_SECONDS": str(settings.outbox_scan_seconds),
         "LAPOR_DELIVERY_LIMIT": str(settings.delivery_limit),
+        "LAPOR_SENDERS": str(settings.senders),
+        "LAPOR_RATE_LIMIT_PER_CHANNEL_MINUTE": str(settings.rate_limit_per_channel_minute),
+        "LAPOR_RATE_LIMIT_PER_REPORTER_HOUR": str(settings.rate_limit_per_reporter_hour),
     }
     return env | extra
 

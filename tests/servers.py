@@ -38,6 +38,9 @@ class Servers:
     mongo_source: str
     namespace: str
     cleanups: ExitStack = field(default_factory=ExitStack)
+    #: The MongoDB stand-in's process ID when the tests started one (the outage test
+    #: pauses it); None for a server the tests did not start.
+    mongo_pid: int | None = None
 
     def header(self) -> list[str]:
         """Lines for the pytest header."""
@@ -78,7 +81,7 @@ def _local_vhost(namespace: str, stack: ExitStack) -> str:
     return f"{LOCAL_AMQP}{quote(namespace, safe='')}"
 
 
-def _stand_in_process(stack: ExitStack) -> str:
+def _stand_in_process(stack: ExitStack) -> tuple[str, int]:
     """``lapor devdb`` as its own process (its CPU is not the tests' and services' GIL)."""
     log = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - closed by the stack
     process = subprocess.Popen(
@@ -105,7 +108,7 @@ def _stand_in_process(stack: ExitStack) -> str:
         log.seek(0)
         said = log.read().decode(errors="replace")[-2000:]
         raise ServerUnavailable(f"the MongoDB stand-in (lapor devdb) did not start: {said}")
-    return url
+    return url, process.pid
 
 
 def select() -> Servers:
@@ -134,6 +137,7 @@ def select() -> Servers:
         amqp_url = _local_vhost(namespace, stack)
         amqp_source = f"local 127.0.0.1:5672, vhost {namespace}"
 
+    mongo_pid: int | None = None
     mongo_url = os.environ.get("LAPOR_TEST_MONGO_URL")
     if mongo_url:
         mongo_source = "LAPOR_TEST_MONGO_URL"
@@ -144,6 +148,6 @@ def select() -> Servers:
         mongo_url = mongo.get_connection_url()
         mongo_source = "testcontainers mongo:7"
     else:
-        mongo_url = _stand_in_process(stack)
+        mongo_url, mongo_pid = _stand_in_process(stack)
         mongo_source = f"LAPOR stand-in server (lapor devdb) at {mongo_url}"
-    return Servers(amqp_url, mongo_url, amqp_source, mongo_source, namespace, stack)
+    return Servers(amqp_url, mongo_url, amqp_source, mongo_source, namespace, stack, mongo_pid)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from faststream.rabbit.annotations import RabbitMessage
 
 from services.intake.handlers import Intake
+from services.intake.reports import RateLimit
 from shared import topology
 from shared.clock import Clock
-from shared.runtime import Service, ServiceContext, build_service, routing_key_of
+from shared.runtime import Service, ServiceContext, build_service, routing_key_of, sender_of
 from shared.settings import IntakeSettings
 
 NAME = "intake"
@@ -24,6 +27,10 @@ def create(settings: IntakeSettings | None = None, clock: Clock | None = None) -
                 ctx.calendar, at
             ),
             max_message_bytes=settings.max_message_bytes,
+            limits=(
+                RateLimit("channel", settings.rate_limit_per_channel_minute, timedelta(minutes=1)),
+                RateLimit("reporter", settings.rate_limit_per_reporter_hour, timedelta(hours=1)),
+            ),
         )
 
         @ctx.consume(
@@ -31,7 +38,9 @@ def create(settings: IntakeSettings | None = None, clock: Clock | None = None) -
             "ReportSubmitted from any channel (lapor.intake, channel.#)",
         )
         async def on_report(body: bytes, message: RabbitMessage) -> None:
-            await intake.take_in(body, routing_key_of(message), message.message_id)
+            await intake.take_in(
+                body, routing_key_of(message), message.message_id, sender_of(message).user_id
+            )
 
         @ctx.consume(
             topology.INTAKE_STATUS_RELAY,

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from bson.errors import InvalidDocument
 from pydantic import ValidationError
-from pymongo.errors import DuplicateKeyError
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.intake.notices import notice_for, tracking_url
-from services.intake.reports import ReportRefused, channel_of, parse_report, unknown_fields
+from services.intake.reports import (
+    RateLimit,
+    ReportRefused,
+    channel_of,
+    check_resend,
+    content_digest,
+    kept_raw,
+    opaque_extras,
+    parse_report,
+    store_refused,
+    unauthorised,
+    unknown_fields,
+)
 from shared import topology
 from shared.case import Receipt, new_case
 from shared.contract import (
@@ -25,8 +39,10 @@ from shared.contract import (
     parse_event,
 )
 from shared.lifecycle import Kind, Status
+from shared.outage import STORE_UNREACHABLE
 from shared.outbox import OutboxMessage, pending_fields
 from shared.runtime import ServiceContext
+from shared.senders import may_submit
 from shared.tracking import new_tracking_id
 from shared.vocabulary import CaseNotFound
 
@@ -35,6 +51,9 @@ log = logging.getLogger("lapor.intake")
 Document = dict[str, Any]
 DeadlineRule = Callable[[datetime], datetime]
 
+
+#: The rate-limit counters (one per scope, key digest and window; they expire with it).
+RATE_LIMITS = "rate_limits"
 
 #: How often intake draws a tracking ID before giving up (a collision is astronomically
 #: rare; five in a row means something else is wrong).
@@ -59,20 +78,40 @@ class Intake:
         ctx: ServiceContext,
         verification_deadline: DeadlineRule,
         max_message_bytes: int,
+        limits: Sequence[RateLimit] = (),
     ) -> None:
         self._ctx = ctx
         self._complaints = ctx.store.complaints
         self._verification_deadline = verification_deadline
         self._max_bytes = max_message_bytes
+        self._senders = ctx.settings.sender_policy()
+        #: Per channel, then per reporter (see :meth:`_over_limit`).
+        self._limits = tuple(limits)
 
     # --- taking a report in ---------------------------------------------------------
 
-    async def take_in(self, raw: bytes, routing_key: str, message_id: str | None) -> str | None:
-        """Store the report in ``raw`` and announce it; its tracking ID, or None if refused."""
+    async def take_in(
+        self, raw: bytes, routing_key: str, message_id: str | None, sender: str | None = None
+    ) -> str | None:
+        """Store the report in ``raw`` and announce it; its tracking ID, or None if refused.
+
+        ``sender`` is the broker-verified ``user_id``: a report on ``channel.<name>`` comes
+        from ``channel-<name>`` (or the portal for its channels). Another sender's report is
+        quarantined as ``unauthorised``, its body sealed, before anything of it is read.
+        """
+        verdict = may_submit(self._senders, sender, channel_of(routing_key))
+        if not verdict.allowed:
+            await self.quarantine(
+                raw, routing_key, message_id, unauthorised(routing_key, verdict.why)
+            )
+            return None
         try:
             report = parse_report(raw, routing_key, self._max_bytes)
         except ReportRefused as refused:
             await self.quarantine(raw, routing_key, message_id, refused)
+            return None
+        if (over := await self._over_limit(report)) is not None:
+            await self.quarantine(raw, routing_key, message_id, over)
             return None
         await self._ctx.failpoints.reached("intake.before_store")
         # Insert first: a resend is rare, so the unique (channel, external_id) index finds
@@ -85,8 +124,21 @@ class Intake:
             except DuplicateKeyError:
                 existing = await self._find(report.channel, report.external_id)
                 if existing is not None:  # sent before, or another replica stored it first
+                    try:
+                        check_resend(existing.get("content_digest"), report)
+                    except ReportRefused as conflict:  # same id, different content
+                        await self.quarantine(raw, routing_key, message_id, conflict)
+                        return None
                     return await self._acknowledge_resend(existing)
                 continue  # the drawn tracking ID was taken: draw again
+            except STORE_UNREACHABLE:
+                raise  # waited out by the consumer (shared/outage.py), never quarantined
+            except (PyMongoError, InvalidDocument, OverflowError) as exc:
+                # The store refused this document (too large, a value BSON cannot hold):
+                # it would fail on every delivery, so it is kept in quarantine instead.
+                not_stored = store_refused(report, type(exc).__name__)
+                await self.quarantine(raw, routing_key, message_id, not_stored)
+                return None
             await self._ctx.failpoints.reached("intake.after_store")
             await self._ctx.outbox.deliver(tracking_id, messages)
             log.info(
@@ -101,10 +153,50 @@ class Intake:
             return tracking_id
         raise RuntimeError(f"no free tracking ID after {TRACKING_ID_DRAWS} draws")
 
+    async def _over_limit(self, report: ReportSubmitted) -> ReportRefused | None:
+        """The refusal of a report over a rate limit (parked in quarantine), or None.
+
+        Fixed windows counted in the store, so every replica counts together; the
+        counter's id holds a digest, never a contact.
+        """
+        who = report.reporter
+        for limit in self._limits:
+            if limit.scope == "channel":
+                key = report.channel
+            else:
+                prints = (
+                    self._ctx.protector.contact_fingerprints(
+                        report.channel, who.phone, who.email, who.handle
+                    )
+                    if who is not None
+                    else set()
+                )
+                if not prints:
+                    continue  # nobody to count: an anonymous report without contacts
+                key = min(prints)
+            bucket, ends = limit.bucket(key, self._ctx.clock.now())
+            counted = await self._ctx.store.db[RATE_LIMITS].find_one_and_update(
+                {"_id": bucket},
+                {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": ends}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+            if counted is not None and not limit.admits(int(counted["count"])):
+                return limit.refusal(report.channel, report.external_id)
+        return None
+
     async def _find(self, channel: str, external_id: str) -> Document | None:
         return await self._complaints.find_one(
             {"channel": channel, "external_id": external_id},
-            {"_id": 1, "channel": 1, "external_id": 1, "reporter": 1, "deadlines": 1, "kind": 1},
+            {
+                "_id": 1,
+                "channel": 1,
+                "external_id": 1,
+                "reporter": 1,
+                "deadlines": 1,
+                "kind": 1,
+                "content_digest": 1,
+            },
         )
 
     def _new_case(
@@ -117,7 +209,18 @@ class Intake:
             verification_deadline=self._verification_deadline(now),
             unknown_fields=tuple(unknown_fields(report)),
         )
-        case = new_case(report, raw, receipt, self._ctx.protector)
+        # Fields a channel added beyond the contract are kept as one JSON string: data,
+        # never keys of the stored document ($ref/$id, NUL or dotted keys).
+        stored = report.model_copy(
+            update={
+                "location": opaque_extras(report.location) if report.location else None,
+                "attachments": [opaque_extras(a) for a in report.attachments],
+            }
+        )
+        case = new_case(stored, raw, receipt, self._ctx.protector)
+        # What the report says, so that a reuse of its external_id with other content is
+        # told apart from a resend.
+        case["content_digest"] = content_digest(report)
         location = case["location"]
         received = ComplaintReceived(
             message_id=received_message_id(tracking_id),
@@ -134,7 +237,7 @@ class Intake:
             verification_deadline=receipt.verification_deadline,
         )
         messages = [OutboxMessage.of(topology.EVENTS, "complaint.received", received)]
-        case |= pending_fields(messages, self._ctx.grace)
+        case |= pending_fields(messages, self._ctx.grace, self._ctx.outbox.protector)
         return case, messages
 
     async def _acknowledge_resend(self, case: Document) -> str:
@@ -166,6 +269,8 @@ class Intake:
         quarantine_id = "q-" + hashlib.sha256(routing_key.encode() + b"\0" + raw).hexdigest()[:32]
         now = self._ctx.clock.now()
         problems = [p.model_dump() for p in refused.problems]
+        # A message too large to keep whole is kept as its first bytes and its digest.
+        kept, digest = kept_raw(raw, self._max_bytes)
         await self._ctx.store.quarantine.update_one(
             {"_id": quarantine_id},
             {
@@ -178,8 +283,9 @@ class Intake:
                     "reason": refused.reason,
                     "problems": problems,
                     "size": len(raw),
+                    "raw_sha256": digest,
                     # Raw input may hold identity: sealed like every identity field.
-                    "raw_sealed": self._ctx.protector.seal(raw, quarantine_id),
+                    "raw_sealed": self._ctx.protector.seal(kept, quarantine_id),
                 },
                 "$set": {"last_seen_at": now},
                 "$inc": {"deliveries": 1},

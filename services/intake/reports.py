@@ -49,6 +49,8 @@ class Reason:
     #: The same ``(channel, external_id)`` again, with different content: not a resend.
     EXTERNAL_ID_CONFLICT = "external_id_conflict"
     RATE_LIMITED = "rate_limited"
+    #: The store refused to keep the report (too large, a value BSON cannot hold).
+    STORE_REFUSED = "store_refused"
     #: Not from the channel's own broker user (shared/senders.py). Quarantined rather than
     #: dead-lettered, so that its body is kept sealed like every other refused report.
     UNAUTHORISED = "unauthorised"
@@ -346,6 +348,16 @@ def kept_raw(raw: bytes, max_bytes: int, prefix_bytes: int = 4096) -> tuple[byte
     if len(raw) <= max_bytes:
         return raw, None
     return raw[:prefix_bytes], hashlib.sha256(raw).hexdigest()
+
+
+def store_refused(report: ReportSubmitted, error: str) -> ReportRefused:
+    """The quarantine reason of a report the store would not take (``error``: a class name)."""
+    return ReportRefused(
+        Reason.STORE_REFUSED,
+        [FieldProblem(field="(message)", problem=f"the store refused it ({error})")],
+        report.channel,
+        report.external_id,
+    )
 
 
 def unauthorised(routing_key: str, why: str) -> ReportRefused:

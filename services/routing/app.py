@@ -16,7 +16,6 @@ from shared.runtime import (
     Service,
     ServiceContext,
     build_service,
-    refuse,
     routing_key_of,
     sender_of,
 )
@@ -43,6 +42,7 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
             timezone=ctx.settings.timezone,
             hop_limit=routing_settings.hop_limit,
             default_severity=routing_settings.default_severity,
+            senders=routing_settings.sender_policy(),
         )
         routing = Routing(ctx, rules, queues)
 
@@ -54,7 +54,7 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
             try:
                 await routing.route_verified(body)
             except Refused as refused:
-                await refuse(message, refused.reason, **refused.details)
+                await ctx.refuse(message, refused.reason, **refused.details)
 
         @ctx.consume(
             topology.ROUTING_COMMANDS,
@@ -64,7 +64,7 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
             try:
                 await routing.handle_command(body, routing_key_of(message), sender_of(message))
             except Refused as refused:
-                await refuse(message, refused.reason, **refused.details)
+                await ctx.refuse(message, refused.reason, **refused.details)
 
     service = build_service(NAME, routing_settings, register, clock)
 

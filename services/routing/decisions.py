@@ -19,7 +19,7 @@ from typing import Any
 
 from services.routing.disposition import DispositionFacts, agency_view
 from services.routing.registry import Agency
-from services.routing.rules import CaseFacts, choose_agency, choose_next_agency
+from services.routing.rules import CaseFacts, Choice, Rule, choose_agency, choose_next_agency
 from shared import topology
 from shared.calendar import WorkingCalendar
 from shared.case import Case
@@ -63,6 +63,8 @@ from shared.lifecycle import (
     check_koordinasi,
 )
 from shared.outbox import OutboxMessage
+from shared.pii import IdentityUnreadable
+from shared.senders import SenderPolicy, may_reply, may_respond
 from shared.sla import SlaPolicy
 from shared.unit_of_work import CaseChange, Command, Decision
 from shared.vocabulary import Reason, Refusal
@@ -85,6 +87,12 @@ REPORTER_STEPS = {
     ReporterAction.REOPEN: "reopen",
     ReporterAction.WITHDRAW: "withdraw",
 }
+#: Why a case whose reporter identity does not open waits for the admin (for officials).
+IDENTITY_UNREADABLE = "identity_unreadable"
+IDENTITY_UNREADABLE_NOTE = (
+    "identitas pelapor tidak dapat dibuka (kunci identitas salah atau data rusak); "
+    "tidak didisposisikan agar identitas tidak bocor ke OPD"
+)
 _HOLDING = frozenset({Status.DISPATCHED, Status.IN_PROGRESS})
 _AGENCY_FIELDS = ("agency", "agency_name", "agency_tz", "deadlines.follow_up")
 
@@ -103,6 +111,8 @@ class Rules:
     identity: Callable[[Case], Mapping[str, object]] = lambda _case: {}
     #: The fingerprints of a reply's contacts (to recognise the case's own reporter).
     fingerprints: Callable[[ReporterReply], set[str]] = lambda _reply: set()
+    #: Who may answer for an agency or relay a reporter's reply (``LAPOR_SENDERS``).
+    senders: SenderPolicy = field(default_factory=SenderPolicy)
 
     def tz(self, agency_tz: str | None) -> str:
         """An agency's own time zone, or the deployment's."""
@@ -292,12 +302,30 @@ def _to_admin(change: CaseChange, case: Case, reason: str, cause: str, rules: Ru
     return change
 
 
+def identity_readable(case: Case, rules: Rules) -> bool:
+    """Whether the reporter's identity opens, so that a Disposition can be masked.
+
+    Fail closed: a case whose identity does not open (wrong key, tampered) is never shown
+    to an agency, because nothing in its text could be masked.
+    """
+    try:
+        rules.identity(case)
+    except IdentityUnreadable:
+        return False
+    return True
+
+
 def decide_route(
     case: Case, event: ComplaintVerified, now: datetime, rules: Rules
 ) -> CaseChange | None:
     """Dispatch a newly verified case to its agency, or to the admin's manual queue."""
     if case.status is not Status.VERIFIED:
         return None
+    if not identity_readable(case, rules):
+        change = CaseChange.step_of(case, "route_manually", Actor.SYSTEM, now)
+        return _to_admin(
+            change, case, IDENTITY_UNREADABLE_NOTE, cause=IDENTITY_UNREADABLE, rules=rules
+        )
     choice = choose_agency(facts_of(case, event), rules.agencies)
     if choice.agency is None:
         change = CaseChange.step_of(case, "route_manually", Actor.SYSTEM, now)
@@ -326,6 +354,8 @@ def decide_dispose(
         if code not in known:
             return Refusal(Reason.UNKNOWN_AGENCY, details | {"agency": code})
     agency = known[dispose.agency]
+    if not identity_readable(case, rules):
+        return Refusal(Reason.IDENTITY_UNREADABLE, details)
     change = CaseChange.step_of(case, step, Actor.ADMIN, now)
     change.command_id = dispose.message_id
     reason = f"dipilih admin: {agency.name}"
@@ -354,6 +384,10 @@ def decide_respond(
     if case.has_applied(respond.message_id):
         return None  # a redelivery, even after the case moved to another agency
     details: dict[str, object] = {"tracking_id": case.tracking_id, "action": str(respond.action)}
+    holding = [code for code in (case.agency, *case.supporting_agencies) if code]
+    verdict = may_respond(rules.senders, command.sender.user_id, respond.agency, holding)
+    if not verdict.allowed:
+        return Refusal(Reason.UNAUTHORISED, details | {"why": verdict.why})
     step = AGENCY_STEPS[respond.action]
     try:
         # Only the lead answers, resolves, forwards or asks for more time (koordinasi).
@@ -433,6 +467,8 @@ def _forward(change: CaseChange, case: Case, respond: OpdRespond, rules: Rules) 
     choice = choose_next_agency(
         facts_of(case), rules.agencies, tried, respond.suggested_agency, rules.hop_limit
     )
+    if choice.agency is not None and not identity_readable(case, rules):
+        choice = Choice(None, Rule.MANUAL, IDENTITY_UNREADABLE_NOTE)
     closing = {
         "ended_at": now,
         "outcome": "not_our_authority",
@@ -660,6 +696,9 @@ def decide_reply(
     if case.has_applied(reply.message_id):
         return None
     details: dict[str, object] = {"tracking_id": case.tracking_id, "action": str(reply.action)}
+    verdict = may_reply(rules.senders, command.sender.user_id, case.channel)
+    if not verdict.allowed:
+        return Refusal(Reason.UNAUTHORISED, details | {"why": verdict.why})
     if not case.reporter_fingerprints & rules.fingerprints(reply):
         return Refusal(Reason.NOT_THE_REPORTER, details)
     if reply.action is ReporterAction.ADD_INFORMATION and not reply.message:

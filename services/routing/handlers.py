@@ -33,7 +33,7 @@ from shared.contract import (
     RoutingDispose,
     parse_event,
 )
-from shared.pii import IdentityUnreadable
+from shared.pii import IdentityUnreadable, open_identity
 from shared.runtime import ServiceContext
 from shared.unit_of_work import Command, Sender
 from shared.vocabulary import Reason, Refused
@@ -128,14 +128,12 @@ class Routing:
         return dataclasses.replace(self._rules, agencies=self._agencies)
 
     def _identity(self, case: Case) -> Mapping[str, object]:
-        sealed = case.sealed_identity
-        if sealed is None:
-            return {}
+        """The reporter identity, or :class:`IdentityUnreadable` (never ``{}``: fail closed)."""
         try:
-            return self._ctx.protector.open_json(sealed, case.tracking_id)
+            return open_identity(self._ctx.protector, case.doc)
         except IdentityUnreadable:
             log.warning("reporter identity does not open", extra={"tracking_id": case.tracking_id})
-            return {}
+            raise
 
     def _fingerprints(self, reply: ReporterReply) -> set[str]:
         who = reply.reporter

@@ -43,7 +43,7 @@ from shared.contract import (
     parse_event,
 )
 from shared.lifecycle import OPEN, Status
-from shared.runtime import ServiceContext, refuse, sender_of
+from shared.runtime import ServiceContext, sender_of
 from shared.unit_of_work import Command
 from shared.vocabulary import CaseNotFound, Reason, Refused
 
@@ -93,7 +93,7 @@ class Verification:
         try:
             event = parse_event(body)
         except ValidationError as exc:
-            await refuse(message, Reason.INVALID_EVENT, errors=exc.error_count())
+            await self._ctx.refuse(message, Reason.INVALID_EVENT, errors=exc.error_count())
             return
         try:
             match event:
@@ -104,7 +104,7 @@ class Verification:
                 case _:
                     log.info("event not for verification", extra={"event": event.event})
         except Refused as refused:
-            await refuse(message, refused.reason, **refused.details)
+            await self._ctx.refuse(message, refused.reason, **refused.details)
 
     async def check(self, tracking_id: str) -> Verdict | None:
         """Run the automatic checks on a received case and apply the policy's verdict."""
@@ -200,12 +200,12 @@ class Verification:
             decide_command = VerificationDecide.model_validate_json(body)
         except ValidationError as exc:
             fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
-            await refuse(message, Reason.INVALID_COMMAND, fields=fields)
+            await self._ctx.refuse(message, Reason.INVALID_COMMAND, fields=fields)
             return
         try:
             await self.apply(Command(decide_command, sender_of(message)))
         except Refused as refused:
-            await refuse(
+            await self._ctx.refuse(
                 message,
                 refused.reason,
                 tracking_id=decide_command.tracking_id,

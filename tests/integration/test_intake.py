@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import signal
@@ -94,7 +95,9 @@ async def test_a_resend_returns_the_same_tracking_id_and_creates_nothing(
     ):
         await publish(amqp, "lapor.intake", "channel.telegram", sent)
         [first] = await outbound.wait_for(lambda b: len(b) == 1)
-        await publish(amqp, "lapor.intake", "channel.telegram", sent | {"title": "kirim ulang"})
+        # The same report sent again later (a resend carries a new submission time).
+        again = sent | {"submitted_at": "2026-11-27T08:25:00+07:00"}
+        await publish(amqp, "lapor.intake", "channel.telegram", again)
         notices = await outbound.wait_for(lambda b: len(b) == 2)
         assert notices[1]["tracking_id"] == first["tracking_id"]
         assert notices[1]["message_id"] == first["message_id"]
@@ -173,8 +176,47 @@ async def test_bad_input_is_quarantined_with_its_reason_never_dropped(
     assert kept is not None
     assert kept["reason"] == reason
     assert kept["routing_key"] == "channel.telegram"
-    assert protector.open(kept["raw_sealed"], kept["_id"]) == raw  # the raw bytes, kept
+    opened = protector.open(kept["raw_sealed"], kept["_id"])
+    if reason == "oversize":  # too large to keep whole: its first bytes and its digest
+        assert opened == raw[:4096] and kept["raw_sha256"] == hashlib.sha256(raw).hexdigest()
+    else:
+        assert opened == raw  # the raw bytes, kept
     assert await store.complaints.count_documents({}) == 0
+
+
+async def test_a_reused_external_id_with_different_content_is_quarantined_as_a_conflict(
+    amqp: aio_pika.abc.AbstractConnection, intake: None, store: Store
+) -> None:
+    sent = report("tg-conflict-1")
+    async with (
+        Listener(amqp, topology.OUTBOUND, "channel.telegram") as outbound,
+        Listener(amqp, topology.EVENTS, "intake.rejected") as rejected,
+    ):
+        await publish(amqp, "lapor.intake", "channel.telegram", sent)
+        [first] = await outbound.wait_for(lambda b: len(b) == 1)
+        other = sent | {"description": "Lampu jalan di Jl. Sudirman mati sejak seminggu."}
+        await publish(amqp, "lapor.intake", "channel.telegram", other)
+        [announced] = await rejected.wait_for(lambda b: len(b) == 1)
+    assert announced["reason"] == "external_id_conflict"
+    assert announced["external_id"] == "tg-conflict-1"
+    assert "external_id" in [p["field"] for p in announced["problems"]]
+    stored = await store.complaints.find_one({"_id": first["tracking_id"]})
+    assert stored is not None and stored["description"] == sent["description"]  # unchanged
+    assert await store.complaints.count_documents({}) == 1
+
+
+async def test_fields_a_channel_adds_are_kept_as_data_never_as_keys(
+    amqp: aio_pika.abc.AbstractConnection, intake: None, store: Store
+) -> None:
+    extra = {"patokan": {"dekat": "pasar", "ref": 1}, "lantai": 2}
+    sent = report(location={"region_code": "16.71", **extra})
+    async with Listener(amqp, topology.OUTBOUND, "channel.telegram") as outbound:
+        await publish(amqp, "lapor.intake", "channel.telegram", sent)
+        [notice] = await outbound.wait_for(lambda b: len(b) == 1)
+    stored = await store.complaints.find_one({"_id": notice["tracking_id"]})
+    assert stored is not None
+    assert set(stored["location"]) == {"region_code", "extra_json"}
+    assert json.loads(stored["location"]["extra_json"]) == extra
 
 
 async def test_a_poison_message_ends_in_the_dead_letter_queue_after_the_delivery_limit(
@@ -351,3 +393,23 @@ async def test_every_notice_carries_the_link_to_the_public_tracking_page(
     link = f"https://lapor.sumselprov.go.id/lacak/{notice['tracking_id']}"
     assert notice["tracking_url"] == link
     assert notice["text"].endswith(f"Pantau laporan Anda: {link}")
+
+
+async def test_a_reporter_over_the_rate_limit_is_parked_in_quarantine_not_dropped(
+    amqp: aio_pika.abc.AbstractConnection, servers: Servers, db_name: str, store: Store
+) -> None:
+    limited = make_settings(servers, db_name, rate_limit_per_reporter_hour=2)
+    async with (
+        intake_app.create(limited),
+        Listener(amqp, topology.EVENTS, "intake.rejected") as rejected,
+        Listener(amqp, topology.OUTBOUND, "channel.telegram") as outbound,
+    ):
+        for n in range(3):
+            text = f"Laporan ke-{n + 1}: lampu jalan di gang {n + 1} mati sejak kemarin malam."
+            await publish(amqp, "lapor.intake", "channel.telegram", report(description=text))
+        [parked] = await rejected.wait_for(lambda b: len(b) == 1)
+        await outbound.wait_for(lambda b: len(b) == 2)
+    assert parked["reason"] == "rate_limited"
+    assert await store.complaints.count_documents({}) == 2
+    kept = await store.quarantine.find_one({"_id": parked["quarantine_id"]})
+    assert kept is not None and kept["reason"] == "rate_limited"  # kept, sealed, never lost

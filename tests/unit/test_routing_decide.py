@@ -19,6 +19,8 @@ from shared.contract import (
     RoutingDispose,
 )
 from shared.lifecycle import Kind, Severity, Status
+from shared.pii import IdentityUnreadable
+from shared.senders import SenderPolicy, SendersMode
 from shared.sla import SlaPolicy
 from shared.unit_of_work import CaseChange, Command, Sender
 from shared.vocabulary import Reason, Refusal
@@ -38,7 +40,10 @@ RULES = Rules(
     agencies=AGENCIES,
     identity=lambda _case: {"name": "Budi Santoso", "phone": "+6281234567890"},
     fingerprints=lambda reply: REPORTER_PRINTS if reply.reporter.name == "Budi" else {"other"},
+    # These tests are about cases; who may send is tested with ENFORCE at the end.
+    senders=SenderPolicy(mode=SendersMode.OPEN),
 )
+ENFORCED = dataclasses.replace(RULES, senders=SenderPolicy())
 
 
 def verified_case(**fields: Any) -> Case:
@@ -68,11 +73,13 @@ def verified_event(case: Case, **fields: Any) -> ComplaintVerified:
     return ComplaintVerified.model_validate(values | fields)
 
 
-def command(case: Case, model: type[Any], **fields: Any) -> Any:
+def command(
+    case: Case, model: type[Any], sender: str = "tester", rules: Rules = RULES, **fields: Any
+) -> Any:
     message = model.model_validate(
         {"message_id": "cmd-1", "tracking_id": case.tracking_id} | fields
     )
-    return decide_command(case, Command(message, Sender("tester")), NOW, RULES)
+    return decide_command(case, Command(message, Sender(sender)), NOW, rules)
 
 
 def change_of(decision: Any) -> CaseChange:
@@ -225,3 +232,72 @@ def test_a_resolved_case_is_accepted_rated_or_reopened() -> None:
     assert "deadlines.auto_close" in reopened.unset
     assert keys(reopened) == ["opd.pupr-palembang", "complaint.reopened"]
     assert reply(holding(), action="accept") is None  # not resolved yet: nothing to do
+
+
+# --- who may send (LAPOR_SENDERS=enforce) -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sender", "agency"),
+    [
+        ("opd-pdam-palembang", "pupr-palembang"),  # another agency, in the holder's name
+        ("opd-pdam-palembang", "pdam-palembang"),  # another agency, in its own name
+        ("channel-whatsapp", "pupr-palembang"),  # a channel posing as an agency
+        ("tester", "pupr-palembang"),  # nobody LAPOR knows
+    ],
+)
+def test_only_the_holding_agency_or_the_portal_may_answer(sender: str, agency: str) -> None:
+    refused = command(
+        holding(), OpdRespond, sender, ENFORCED, agency=agency, action="acknowledge", liaison="L"
+    )
+    assert isinstance(refused, Refusal) and refused.reason is Reason.UNAUTHORISED
+    for allowed in ("opd-pupr-palembang", "lapor-portal"):
+        change = command(
+            holding(), OpdRespond, allowed, ENFORCED,
+            agency="pupr-palembang", action="acknowledge", liaison="L",
+        )  # fmt: skip
+        assert change_of(change).target is Status.IN_PROGRESS
+
+
+def test_only_the_cases_own_channel_may_relay_a_reply() -> None:
+    fields: dict[str, Any] = {
+        "channel": "whatsapp", "reporter": {"name": "Budi"}, "action": "add_information",
+        "message": "x",
+    }  # fmt: skip
+    for sender in ("channel-sms", "lapor-portal", "opd-pupr-palembang", "tester"):
+        refused = command(holding(), ReporterReply, sender, ENFORCED, **fields)
+        assert isinstance(refused, Refusal) and refused.reason is Reason.UNAUTHORISED, sender
+    assert change_of(command(holding(), ReporterReply, "channel-whatsapp", ENFORCED, **fields))
+
+
+# --- identity fails closed --------------------------------------------------------------
+
+
+def _unreadable(_case: Case) -> dict[str, object]:
+    raise IdentityUnreadable("another key")
+
+
+def test_a_case_whose_identity_does_not_open_goes_to_the_admin_not_to_an_agency() -> None:
+    rules = dataclasses.replace(RULES, identity=_unreadable)
+    case = verified_case()
+    change = change_of(decide_route(case, verified_event(case), NOW, rules))
+    assert (change.step, change.target) == ("route_manually", Status.AWAITING_ROUTING)
+    assert keys(change) == ["complaint.needs_routing"]  # no Disposition
+    assert "identitas pelapor tidak dapat dibuka" in change.messages[0].body["reason"]
+
+
+def test_the_admin_cannot_dispose_a_case_whose_identity_does_not_open() -> None:
+    rules = dataclasses.replace(RULES, identity=_unreadable)
+    case = Case(dict(verified_case().doc) | {"status": "awaiting_routing"})
+    refused = command(case, RoutingDispose, "tester", rules, agency="pupr-palembang", admin="a")
+    assert isinstance(refused, Refusal) and refused.reason is Reason.IDENTITY_UNREADABLE
+
+
+def test_not_our_authority_goes_to_the_admin_when_the_identity_does_not_open() -> None:
+    rules = dataclasses.replace(RULES, identity=_unreadable)
+    change = change_of(
+        command(holding(), OpdRespond, "tester", rules, agency="pupr-palembang",
+                action="not_our_authority", liaison="L", message="bukan kami")
+    )  # fmt: skip
+    assert change.target is Status.AWAITING_ROUTING
+    assert not any(k.startswith("opd.") for k in keys(change))

@@ -19,6 +19,7 @@ from shared.calendar import ExtraHoliday, WorkingCalendar
 from shared.case import Case
 from shared.contract import ExtensionDecide, OpdRespond, ReporterReply, RoutingDispose
 from shared.lifecycle import Severity, Status
+from shared.senders import SenderPolicy, SendersMode
 from shared.sla import SlaPolicy
 from shared.unit_of_work import CaseChange, Command, Sender
 from shared.vocabulary import Reason, Refusal
@@ -41,6 +42,8 @@ RULES = Rules(
     agencies=read_registry(sample_registry_path()).agencies,
     identity=lambda _case: {"name": "Budi Santoso"},
     fingerprints=lambda reply: PRINTS if reply.reporter.name == "Budi" else {"other"},
+    # These tests are about the steps; who may send is tested in test_senders.
+    senders=SenderPolicy(mode=SendersMode.OPEN),
 )
 
 

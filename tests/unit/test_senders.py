@@ -199,3 +199,11 @@ def test_a_laptop_run_is_open_unless_told_otherwise(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("LAPOR_SENDERS", "enforce")
     prepare_environment()
     assert not LaporSettings().sender_policy().is_open
+
+
+def test_the_extension_decision_is_an_admin_command() -> None:
+    from shared.senders import ADMIN_COMMANDS
+
+    # The sender check refuses every admin command from anyone but an admin user; an
+    # agency must not grant its own extension (issue 12's routing.extension).
+    assert {"verification.decide", "routing.dispose", "routing.extension"} <= ADMIN_COMMANDS
