@@ -11,6 +11,8 @@ message                                accepted from
 report on ``channel.<name>``           ``channel-<name>``; the portal for ``web``/``open311``
 ``verification.decide``                an admin user (``LAPOR_ADMIN_USERS``)
 ``routing.dispose``                    an admin user
+``routing.extension``                  an admin user
+``oversight.acknowledge``              an admin user (the portal, for oversight staff)
 ``opd.respond``                        ``opd-<code>`` for a case ``<code>`` holds; the portal
 ``reporter.reply``                     the case's own channel user; the portal for web cases
 the replay header                      an admin user (``lapor dlq replay``)
@@ -60,7 +62,9 @@ DISPOSE = "routing.dispose"
 EXTENSION = "routing.extension"
 RESPOND = "opd.respond"
 REPLY = "reporter.reply"
-ADMIN_COMMANDS = frozenset({DECIDE, DISPOSE, EXTENSION})
+#: An oversight office took note of an escalation notice (the portal sends it).
+ACKNOWLEDGE = "oversight.acknowledge"
+ADMIN_COMMANDS = frozenset({DECIDE, DISPOSE, EXTENSION, ACKNOWLEDGE})
 
 
 class SendersMode(StrEnum):
