@@ -61,6 +61,7 @@ from services.verification.policy import category_slug
 from shared import topology
 from shared.contract import AGENCY_CODE, TRACKING_ID, AgencyAction, to_json_dict
 from shared.lifecycle import ArchiveReason, Severity, Status
+from shared.senders import RESUBMIT_PREFIX, RESUBMITTED_BY
 from shared.storage import Document
 
 router = APIRouter(prefix="/staf", tags=["staff"])
@@ -526,8 +527,14 @@ async def resubmit_quarantined(
     )  # fmt: skip
     if reviewed.upserted_id is None:
         raise StaffRefused("Laporan karantina ini sudah dikirim ulang atau ditolak.")
-    message_id = f"resubmit:{doc['_id']}"
-    await portal.publisher.publish(topology.INTAKE, f"channel.{body['channel']}", body, message_id)
+    # On the report's own channel (its reporter's replies keep going through it), as the
+    # portal, an admin user: intake admits it for this quarantine ID only, and records
+    # the staff member who corrected it on the case.
+    message_id = f"{RESUBMIT_PREFIX}{doc['_id']}"
+    await portal.publisher.publish(
+        topology.INTAKE, f"channel.{body['channel']}", body, message_id,
+        headers={RESUBMITTED_BY: staff.name},
+    )  # fmt: skip
     await desk.staff.audit.record(
         _audit(staff, now, AuditAction.QUARANTINE_RESUBMITTED, None, quarantine=doc["_id"],
                channel=str(body["channel"]))
