@@ -132,10 +132,10 @@ class Intake:
             case, messages = self._new_case(report, raw, tracking_id)
             if resubmission is not None:
                 case["resubmitted"] = resubmission
-                case["timeline"][0] |= {
-                    "by": resubmission.get("admin"),
-                    "note": f"dikirim ulang dari karantina {resubmission['quarantine_id']}",
-                }
+                note = f"dikirim ulang dari karantina {resubmission['quarantine_id']}"
+                case["timeline"][0]["note"] = note
+                if resubmission.get("admin"):
+                    case["timeline"][0]["by"] = resubmission["admin"]
             try:
                 await self._complaints.insert_one(case)
             except DuplicateKeyError:

@@ -345,6 +345,7 @@ async def case_page(*, tracking_id: str, call: CurrentCall) -> HTMLResponse:
     return _page(request, staff, "case.html", {
         "view": view, "doc": doc, "agencies": agencies, "severities": list(Severity),
         "categories": categories, "chosen_category": _suggested_category(doc),
+        "category_titles": {c.code: c.label for c in categories}, "region_name": region_name,
         "archive_titles": ARCHIVE_TITLES, "agency_actions": AGENCY_ACTIONS, "notices": notices,
         "target_titles": TARGET_TITLES,
         "can_act": may_act_for_agency(staff.role, staff.agencies, doc.get("agency")),
