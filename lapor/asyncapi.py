@@ -32,6 +32,7 @@ from shared.contract import (
     IntakeRejected,
     Notification,
     OpdRespond,
+    OversightAcknowledge,
     ReporterReply,
     ReportSubmitted,
     RoutingDispose,
@@ -52,6 +53,7 @@ COMMAND_MODELS: dict[str, type[BaseModel]] = {
     "opd.respond": OpdRespond,
     "reporter.reply": ReporterReply,
     "routing.extension": ExtensionDecide,
+    "oversight.acknowledge": OversightAcknowledge,
 }
 #: A dead letter is any message, unchanged, with RabbitMQ's ``x-death`` header.
 DeadLetter = dict[str, Any]

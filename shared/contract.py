@@ -575,6 +575,21 @@ class ExtensionDecide(_Command):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class OversightAcknowledge(_Command):
+    """``lapor.commands`` ``oversight.acknowledge``: an oversight office has taken note of
+    an escalation notice (*pimpinan*, Inspektorat, Ombudsman).
+
+    Sent by the portal for the logged-in person (``by``, from the session); escalation
+    records it once per notice on the case's timeline (step ``acknowledge_escalation``).
+    """
+
+    notice_id: str = Field(min_length=1, max_length=200, description="the notice's message_id")
+    target: EscalationTarget
+    level: int = Field(ge=0, le=3)
+    by: str = Field(min_length=1, max_length=100, description="who took note")
+    at: AwareDatetime
+
+
 # --- oversight ----------------------------------------------------------------------------
 
 

@@ -48,6 +48,8 @@ class Actor(StrEnum):
     AGENCY = "agency"  # the OPD's liaison
     REPORTER = "reporter"
     CLOCK = "clock"  # a deadline passing
+    #: An oversight office (pimpinan, Inspektorat, Ombudsman) taking note of an escalation.
+    OVERSIGHT = "oversight"
 
 
 class Severity(StrEnum):

@@ -4,7 +4,8 @@ Added once where the broker is built (``RabbitBroker(..., middlewares=[sender_ch
 it refuses, before any handler runs:
 
 - a replayed message (``x-lapor-original-routing-key``) not published by an admin;
-- ``verification.decide`` and ``routing.dispose`` from anyone but an admin user.
+- the admin commands (``verification.decide``, ``routing.dispose``, ``routing.extension``,
+  ``oversight.acknowledge``: ``ADMIN_COMMANDS``) from anyone but an admin user.
 
 A refused message is dead-lettered (``RejectMessage``: no redelivery), logged without
 identity, and its reason recorded for ``lapor dlq list`` (shared/refusals.py) through the

@@ -8,9 +8,13 @@ reliably. The services authorise on it with this table:
 =====================================  ==================================================
 message                                accepted from
 =====================================  ==================================================
-report on ``channel.<name>``           ``channel-<name>``; the portal for ``web``/``open311``
+report on ``channel.<name>``           ``channel-<name>``; the portal for ``web``/``open311``;
+                                       an admin user resubmitting a quarantined report
+                                       of that channel (:func:`may_resubmit`)
 ``verification.decide``                an admin user (``LAPOR_ADMIN_USERS``)
 ``routing.dispose``                    an admin user
+``routing.extension``                  an admin user
+``oversight.acknowledge``              an admin user (the portal, for oversight staff)
 ``opd.respond``                        ``opd-<code>`` for a case ``<code>`` holds; the portal
 ``reporter.reply``                     the case's own channel user; the portal for web cases
 the replay header                      an admin user (``lapor dlq replay``)
@@ -29,6 +33,7 @@ then. Everything else runs ``enforce``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -42,6 +47,13 @@ ORIGINAL_ROUTING_KEY = "x-lapor-original-routing-key"
 #: (absent when it had none). Replaying makes the admin the message's ``user_id``, so the
 #: services authorise a replay on this header instead: a replay never gains a right.
 ORIGINAL_USER_ID = "x-lapor-original-user-id"
+
+#: The ``message_id`` of a corrected quarantined report an admin resubmits:
+#: ``resubmit:<quarantine id>`` (intake's quarantine IDs are ``q-<hex>``).
+RESUBMIT_PREFIX = "resubmit:"
+#: Header of a resubmission: the staff member who corrected it (from the portal's session).
+RESUBMITTED_BY = "x-lapor-resubmitted-by"
+_QUARANTINE_ID = re.compile(r"^q-[0-9a-f]{32}$")
 
 CHANNEL_PREFIX = "channel-"
 AGENCY_PREFIX = "opd-"
@@ -60,7 +72,9 @@ DISPOSE = "routing.dispose"
 EXTENSION = "routing.extension"
 RESPOND = "opd.respond"
 REPLY = "reporter.reply"
-ADMIN_COMMANDS = frozenset({DECIDE, DISPOSE, EXTENSION})
+#: An oversight office took note of an escalation notice (the portal sends it).
+ACKNOWLEDGE = "oversight.acknowledge"
+ADMIN_COMMANDS = frozenset({DECIDE, DISPOSE, EXTENSION, ACKNOWLEDGE})
 
 
 class SendersMode(StrEnum):
@@ -167,6 +181,29 @@ def may_submit(policy: SenderPolicy, user_id: str | bytes | None, channel: str |
     if sender.role is Role.PORTAL and channel in policy.portal_channels:
         return _allow("the portal for its own channels")
     return _refuse(f"{sender.role} user may not submit on channel {channel!r}")
+
+
+def resubmitted_quarantine(message_id: str | None) -> str | None:
+    """The quarantine ID a ``resubmit:<quarantine id>`` message names, or None."""
+    if not message_id or not message_id.startswith(RESUBMIT_PREFIX):
+        return None
+    quarantine_id = message_id.removeprefix(RESUBMIT_PREFIX)
+    return quarantine_id if _QUARANTINE_ID.match(quarantine_id) else None
+
+
+def may_resubmit(policy: SenderPolicy, user_id: str | bytes | None) -> Verdict:
+    """May this sender resubmit a corrected quarantined report on that report's channel?
+
+    Only an admin user (the portal's admin desk, ``lapor-admin``): a channel's reporters'
+    replies keep going through the channel, so the correction is submitted on its key, by
+    the admin who corrected it; intake checks that such a quarantined report exists.
+    """
+    sender = policy.sender(user_id)
+    if (passed := _open_pass(policy, sender)) is not None:
+        return passed
+    if sender.user_id is not None and sender.user_id in policy.admin_users:
+        return _allow("an admin resubmitted a corrected quarantined report")
+    return _refuse(f"{sender.role} user may not resubmit a quarantined report")
 
 
 def may_command_as_admin(policy: SenderPolicy, user_id: str | bytes | None) -> Verdict:

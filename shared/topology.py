@@ -91,6 +91,8 @@ ROUTING_COMMANDS = _q(
     (COMMANDS, "routing.extension"),
 )
 ESCALATION_EVENTS = _q("escalation.events", (EVENTS, "complaint.#"))
+# Escalation owns the notices, so it records their acknowledgement on the case.
+ESCALATION_COMMANDS = _q("escalation.commands", (COMMANDS, "oversight.acknowledge"))
 # What people read: the admin's desk and the operators' view of refused input.
 ADMIN_REVIEW = _q(
     "admin.review",
@@ -133,6 +135,7 @@ QUEUES: tuple[QueueSpec, ...] = (
     ROUTING_VERIFIED,
     ROUTING_COMMANDS,
     ESCALATION_EVENTS,
+    ESCALATION_COMMANDS,
     ADMIN_REVIEW,
     ADMIN_REJECTED,
     PORTAL_OVERSIGHT,

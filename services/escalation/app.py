@@ -11,8 +11,9 @@ from services.escalation.handlers import Escalation
 from services.escalation.settings import EscalationSettings
 from shared import topology
 from shared.clock import Clock
-from shared.runtime import Service, ServiceContext, build_service
+from shared.runtime import Service, ServiceContext, build_service, sender_of
 from shared.settings import LaporSettings
+from shared.vocabulary import Refused
 
 NAME = "escalation"
 
@@ -34,6 +35,16 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
         )
         async def on_event(body: bytes, message: RabbitMessage) -> None:
             await escalation.on_event(body, message)
+
+        @ctx.consume(
+            topology.ESCALATION_COMMANDS,
+            "oversight.acknowledge: an oversight office took note of a notice",
+        )
+        async def on_command(body: bytes, message: RabbitMessage) -> None:
+            try:
+                await escalation.acknowledge(body, sender_of(message))
+            except Refused as refused:
+                await ctx.refuse(message, refused.reason, **refused.details)
 
         async def scanner(stop: asyncio.Event) -> None:
             await escalation.run(stop, settings.escalation_scan_seconds)

@@ -30,10 +30,12 @@ from shared.contract import (
     ComplaintEscalated,
     ComplaintReminder,
     EscalationNotice,
+    OversightAcknowledge,
 )
 from shared.lifecycle import Actor, ArchiveReason, Status
 from shared.outbox import OutboxMessage
-from shared.unit_of_work import CaseChange
+from shared.unit_of_work import CaseChange, Command
+from shared.vocabulary import Reason, Refusal
 
 Document = dict[str, Any]
 
@@ -56,6 +58,18 @@ def auto_close_id(tracking_id: str) -> str:
 def expire_deferral_id(tracking_id: str) -> str:
     """The ``message_id`` of a deferral's expiry (archiving is final)."""
     return f"expire_deferral:{tracking_id}"
+
+
+#: The timeline step of an oversight office's acknowledgement (a record: no status change).
+ACKNOWLEDGE_STEP = "acknowledge_escalation"
+
+
+def fired_key_of_notice(tracking_id: str, notice: str) -> str | None:
+    """The step key a notice ID of this case names (see :func:`notice_id`), or None."""
+    prefix = f"notice:{tracking_id}:"
+    if not notice.startswith(prefix):
+        return None
+    return notice.removeprefix(prefix) or None
 
 
 def read_guard(doc: Mapping[str, Any]) -> Document:
@@ -171,4 +185,39 @@ def decide_expire_deferral(case: Case, now: datetime) -> CaseChange | None:
         )
     )
     change.summary = "deferred case archived: no reply from the reporter in time"
+    return change
+
+
+def decide_acknowledge(
+    case: Case, command: Command[OversightAcknowledge], now: datetime
+) -> CaseChange | Refusal | None:
+    """Record on the case that an oversight office took note of one of its notices, once.
+
+    Refused when the notice is not one this case's ladder fired; None (nothing to do)
+    when that notice's acknowledgement is on the case already.
+    """
+    ack = command.message
+    key = fired_key_of_notice(case.tracking_id, ack.notice_id)
+    escalation = case.doc.get("escalation") or {}
+    if key is None or key not in (escalation.get("fired") or []):
+        return Refusal(
+            Reason.INVALID_COMMAND, {"tracking_id": case.tracking_id, "fields": ["notice_id"]}
+        )
+    if ack.notice_id in (escalation.get("acknowledged") or []):
+        return None
+    change = CaseChange.record(case, ACKNOWLEDGE_STEP, Actor.OVERSIGHT, ack.at)
+    change.entry_from = False
+    change.entry |= {
+        "by": ack.by,
+        "target": str(ack.target),
+        "level": ack.level,
+        "notice_id": ack.notice_id,
+        "note": notices.acknowledgement_note(ack.target, ack.by),
+    }
+    change.fields["updated_at"] = now
+    change.command_id = ack.message_id
+    change.guard["escalation.acknowledged"] = {"$ne": ack.notice_id}
+    change.push["escalation.acknowledged"] = ack.notice_id
+    change.summary = "escalation notice acknowledged"
+    change.details = {"target": str(ack.target), "level": ack.level}
     return change

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pymongo import ReturnDocument
 
 from services.escalation.decisions import (
+    decide_acknowledge,
     decide_auto_close,
     decide_expire_deferral,
     decide_fire,
@@ -33,10 +34,11 @@ from services.escalation.decisions import (
 )
 from services.escalation.policy import CaseClock, LiveDeadline, Plan, Rung, plan
 from shared.case import Case
-from shared.contract import TrackingId
+from shared.contract import OversightAcknowledge, TrackingId
 from shared.lifecycle import Status
 from shared.runtime import ServiceContext, refuse
-from shared.vocabulary import Reason
+from shared.unit_of_work import Command, Sender
+from shared.vocabulary import Reason, Refused
 
 log = logging.getLogger("lapor.escalation")
 
@@ -170,6 +172,32 @@ class Escalation:
         if count:
             log.info("timers set for cases that had none", extra={"count": count})
         return count
+
+    # --- commands: an oversight office took note of a notice ----------------------------
+
+    async def acknowledge(self, raw: bytes, sender: Sender | None = None) -> None:
+        """Record an ``oversight.acknowledge`` on the case's timeline (once per notice).
+
+        The sender was checked before (an admin command: ``shared/sender_check.py``).
+        """
+        try:
+            ack = OversightAcknowledge.model_validate_json(raw)
+        except ValidationError as exc:
+            fields = sorted(
+                {".".join(str(p) for p in e["loc"]) or "(message)" for e in exc.errors()}
+            )
+            raise Refused(Reason.INVALID_COMMAND, fields=fields) from None
+        command, now = Command(ack, sender or Sender()), self._ctx.clock.now()
+        change = await self._ctx.cases.apply(
+            ack.tracking_id,
+            lambda case: decide_acknowledge(case, command, now),
+            {"status": 1, "escalation": 1},
+        )
+        if change is None:
+            log.info(
+                "acknowledgement already recorded; acknowledged",
+                extra={"tracking_id": ack.tracking_id, "target": str(ack.target)},
+            )
 
     # --- the scanner: fire what is due ----------------------------------------------------
 

@@ -85,3 +85,8 @@ DEFERRAL_EXPIRED_MESSAGE = (
     "Batas waktu untuk melengkapi informasi telah lewat. Anda dapat mengirim laporan baru "
     "dengan informasi yang lengkap."
 )
+
+
+def acknowledgement_note(target: EscalationTarget, by: str) -> str:
+    """The timeline's note when an oversight office takes note of an escalation."""
+    return f"Pemberitahuan eskalasi untuk {TARGET_NAMES[target]} diterima oleh {by}."

@@ -11,6 +11,7 @@ from services.intake.reports import RateLimit
 from shared import topology
 from shared.clock import Clock
 from shared.runtime import Service, ServiceContext, build_service, routing_key_of, sender_of
+from shared.senders import RESUBMITTED_BY
 from shared.settings import IntakeSettings
 
 NAME = "intake"
@@ -38,8 +39,13 @@ def create(settings: IntakeSettings | None = None, clock: Clock | None = None) -
             "ReportSubmitted from any channel (lapor.intake, channel.#)",
         )
         async def on_report(body: bytes, message: RabbitMessage) -> None:
+            resubmitted_by = (message.headers or {}).get(RESUBMITTED_BY)
             await intake.take_in(
-                body, routing_key_of(message), message.message_id, sender_of(message).user_id
+                body,
+                routing_key_of(message),
+                message.message_id,
+                sender_of(message).user_id,
+                resubmitted_by if isinstance(resubmitted_by, str) else None,
             )
 
         @ctx.consume(

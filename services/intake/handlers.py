@@ -42,7 +42,7 @@ from shared.lifecycle import Kind, Status
 from shared.outage import STORE_UNREACHABLE
 from shared.outbox import OutboxMessage, pending_fields
 from shared.runtime import ServiceContext
-from shared.senders import may_submit
+from shared.senders import may_resubmit, may_submit, resubmitted_quarantine
 from shared.tracking import new_tracking_id
 from shared.vocabulary import CaseNotFound
 
@@ -91,15 +91,26 @@ class Intake:
     # --- taking a report in ---------------------------------------------------------
 
     async def take_in(
-        self, raw: bytes, routing_key: str, message_id: str | None, sender: str | None = None
+        self,
+        raw: bytes,
+        routing_key: str,
+        message_id: str | None,
+        sender: str | None = None,
+        resubmitted_by: str | None = None,
     ) -> str | None:
         """Store the report in ``raw`` and announce it; its tracking ID, or None if refused.
 
         ``sender`` is the broker-verified ``user_id``: a report on ``channel.<name>`` comes
-        from ``channel-<name>`` (or the portal for its channels). Another sender's report is
-        quarantined as ``unauthorised``, its body sealed, before anything of it is read.
+        from ``channel-<name>`` (or the portal for its channels), or from an admin user
+        resubmitting a corrected report quarantined on that channel (message ID
+        ``resubmit:<quarantine id>``; ``resubmitted_by`` names the staff member, recorded
+        on the case). Another sender's report is quarantined as ``unauthorised``, its body
+        sealed, before anything of it is read.
         """
         verdict = may_submit(self._senders, sender, channel_of(routing_key))
+        resubmission = await self._resubmission(routing_key, message_id, sender, resubmitted_by)
+        if not verdict.allowed and resubmission is not None:
+            verdict = may_resubmit(self._senders, sender)
         if not verdict.allowed:
             await self.quarantine(
                 raw, routing_key, message_id, unauthorised(routing_key, verdict.why)
@@ -119,6 +130,12 @@ class Intake:
         for _ in range(TRACKING_ID_DRAWS):
             tracking_id = new_tracking_id()
             case, messages = self._new_case(report, raw, tracking_id)
+            if resubmission is not None:
+                case["resubmitted"] = resubmission
+                note = f"dikirim ulang dari karantina {resubmission['quarantine_id']}"
+                case["timeline"][0]["note"] = note
+                if resubmission.get("admin"):
+                    case["timeline"][0]["by"] = resubmission["admin"]
             try:
                 await self._complaints.insert_one(case)
             except DuplicateKeyError:
@@ -152,6 +169,26 @@ class Intake:
                 )
             return tracking_id
         raise RuntimeError(f"no free tracking ID after {TRACKING_ID_DRAWS} draws")
+
+    async def _resubmission(
+        self,
+        routing_key: str,
+        message_id: str | None,
+        sender: str | None,
+        resubmitted_by: str | None,
+    ) -> Document | None:
+        """What the case records of an admin's resubmission of a quarantined report of this
+        channel (None: the message is no such resubmission)."""
+        quarantine_id = resubmitted_quarantine(message_id)
+        if quarantine_id is None or not may_resubmit(self._senders, sender).allowed:
+            return None
+        quarantined = await self._ctx.store.quarantine.find_one(
+            {"_id": quarantine_id}, {"channel": 1}
+        )
+        if quarantined is None or quarantined.get("channel") != channel_of(routing_key):
+            return None
+        admin = (resubmitted_by or "").strip()[:100] or None
+        return {"quarantine_id": quarantine_id, "by": sender, "admin": admin}
 
     async def _over_limit(self, report: ReportSubmitted) -> ReportRefused | None:
         """The refusal of a report over a rate limit (parked in quarantine), or None.

@@ -44,7 +44,12 @@ class Publisher:
         self._user_id = user_id
 
     async def publish(
-        self, exchange: str, routing_key: str, body: dict[str, Any], message_id: str
+        self,
+        exchange: str,
+        routing_key: str,
+        body: dict[str, Any],
+        message_id: str,
+        headers: dict[str, Any] | None = None,
     ) -> None:
         """Publish one message; raises if the broker does not confirm it."""
         await self._broker.publish(
@@ -55,6 +60,7 @@ class Publisher:
             persist=True,
             content_type="application/json",
             user_id=self._user_id,
+            headers=headers,
         )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from services.portal.regions import Region, regions_served
 from services.portal.store import PortalStore
 from services.routing.registry import read_registry, sample_registry_path
+from services.verification.policy import CATEGORY_RULES, category_slug
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,19 @@ class CategoryLabels(dict[str, str]):
 async def category_labels(store: PortalStore) -> CategoryLabels:
     """Category code → label."""
     return CategoryLabels({category_key(c.code): c.label for c in await categories(store)})
+
+
+async def verification_categories(store: PortalStore) -> list[Category]:
+    """The categories an admin may verify a case with: those verification's rules know and
+    those the active agencies handle, each once, in the form verification stores
+    (``air_bersih``), in label order."""
+    labels = await category_labels(store)
+    codes = {category_slug(code) for code in CATEGORY_RULES}
+    codes |= {category_slug(c.code) for c in await categories(store)}
+    found = [
+        Category(code, labels.get(code) or code.replace("_", " ").capitalize()) for code in codes
+    ]
+    return sorted(found, key=lambda c: c.label)
 
 
 async def regions(store: PortalStore) -> list[Region]:

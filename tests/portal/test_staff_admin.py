@@ -93,6 +93,10 @@ async def test_a_quarantined_report_is_read_corrected_and_resubmitted_or_dismiss
         return await store.complaints.count_documents({"external_id": broken["external_id"]}) == 1
 
     await eventually(taken_in, timeout=20)
+    case = await store.complaints.find_one({"external_id": broken["external_id"]})
+    assert case is not None and case["channel"] == "sms"
+    assert case["resubmitted"]["quarantine_id"] == fixable
+    assert case["resubmitted"]["admin"] == case["timeline"][0]["by"] == "siti"
     log = await StaffStore.over(store).audit.search(AuditFilter(actor="siti"))
     actions = [e.action for e in log]
     assert AuditAction.QUARANTINE_READ in actions

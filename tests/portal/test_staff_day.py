@@ -22,6 +22,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from lapor import cli
+from services.portal.staff.labels import FINDING_TITLES
 from services.portal.staff.oversight import OversightInbox
 from services.portal.staff.roles import Role
 from services.verification.policy import PolicyCode
@@ -139,17 +140,16 @@ async def test_a_day_at_the_staff_desks(
     await admin.screenshot(path=str(DOCS / "staf-admin.png"), full_page=True)
     await admin.get_by_role("link", name=held).click()
     await expect(admin.locator("h1")).to_have_text(f"Laporan {held}")
-    # The held reason is the policy's ANONYMOUS finding: the page shows its code and the
-    # detail the verification service stored, whatever the policy's wording is.
+    # The held reason is the policy's ANONYMOUS finding: the page names it in Bahasa (the
+    # code stays as data on the item), never in the service's English detail.
     stored = await store.complaints.find_one({"_id": held}, {"checks": 1})
     assert stored is not None
     anonim = [f for f in stored.get("checks", []) if f.get("code") == PolicyCode.ANONYMOUS]
     assert anonim, f"{held} was not held for its anonim flag: {stored.get('checks')}"
-    reason = admin.locator("li").filter(
-        has=admin.locator("code", has_text=re.compile(rf"^{re.escape(PolicyCode.ANONYMOUS)}$"))
-    )
+    reason = admin.locator(f'li[data-code="{PolicyCode.ANONYMOUS}"]')
     await expect(reason).to_have_count(1)
-    await expect(reason).to_contain_text(str(anonim[0]["detail"]))
+    await expect(reason).to_contain_text(FINDING_TITLES[PolicyCode.ANONYMOUS])
+    await expect(admin.locator("main")).not_to_contain_text(str(anonim[0]["detail"]))
     assert await admin.get_by_label("Anonim (identitas disembunyikan dari instansi)").is_checked()
     await admin.screenshot(path=str(DOCS / "staf-kasus-admin.png"), full_page=True)
     await admin.get_by_label("Saya sudah memeriksa sifat anonim dan rahasia di atas").check()
@@ -234,6 +234,14 @@ async def test_a_day_at_the_staff_desks(
         for item in await inbox.for_role(Role.OMBUDSMAN, frozenset())
         if item.tracking_id == late
     )
+
+    async def on_the_case() -> list[dict[str, object]]:
+        case = await store.complaints.find_one({"_id": late}, {"timeline": 1})
+        timeline = (case or {}).get("timeline", [])
+        return [e for e in timeline if e.get("step") == "acknowledge_escalation"]
+
+    [entry] = await eventually(on_the_case, timeout=20)
+    assert entry["by"] == "ombudsman.sumsel" and entry["target"] == "ombudsman"
 
     # --- the operator reads the audit log -------------------------------------------------
     operator = await log_in(people["operator"], "operator")

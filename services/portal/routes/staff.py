@@ -19,6 +19,8 @@ from pydantic import BaseModel, Field, ValidationError
 from services.escalation.recap import ADMIN_NAME
 from services.portal.deps import Portal, PortalDep
 from services.portal.pages import render
+from services.portal.regions import region_name
+from services.portal.registry_view import regions, verification_categories
 from services.portal.security import client_address
 from services.portal.staff import cases, commands, quarantine
 from services.portal.staff.accounts import LoginFailed, LoginThrottled
@@ -30,6 +32,7 @@ from services.portal.staff.dashboard import (
     recap_chart,
     recap_csv,
     trend_chart,
+    value_label,
     week_label,
 )
 from services.portal.staff.deps import (
@@ -44,6 +47,7 @@ from services.portal.staff.deps import (
     refuse,
 )
 from services.portal.staff.desk import StaffDesk, StaffRefused
+from services.portal.staff.labels import actor_title, step_title, timeline_note
 from services.portal.staff.oversight import DEADLINE_TITLES, TARGET_TITLES
 from services.portal.staff.roles import (
     OVERSIGHT_TARGETS,
@@ -53,9 +57,11 @@ from services.portal.staff.roles import (
     may_see_agency,
 )
 from services.routing.registry import all_agencies
+from services.verification.policy import category_slug
 from shared import topology
 from shared.contract import AGENCY_CODE, TRACKING_ID, AgencyAction, to_json_dict
 from shared.lifecycle import ArchiveReason, Severity, Status
+from shared.senders import RESUBMIT_PREFIX, RESUBMITTED_BY
 from shared.storage import Document
 
 router = APIRouter(prefix="/staf", tags=["staff"])
@@ -113,6 +119,9 @@ def _page(
         "status_titles": STATUS_TITLES,
         "home_of_role": HOME_OF_ROLE,
         "deadline_titles": DEADLINE_TITLES,
+        "step_title": step_title,
+        "actor_title": actor_title,
+        "timeline_note": timeline_note,
         "Role": Role,
     }
     if staff is not None:
@@ -332,12 +341,21 @@ async def case_page(*, tracking_id: str, call: CurrentCall) -> HTMLResponse:
     view = await cases.case_view(portal.store, doc, staff.role, context)
     agencies = [r.agency for r in await all_agencies(portal.store) if r.active]
     notices = await desk.inbox.for_case(str(doc["_id"]))
+    categories = await verification_categories(portal.portal_store)
     return _page(request, staff, "case.html", {
         "view": view, "doc": doc, "agencies": agencies, "severities": list(Severity),
+        "categories": categories, "chosen_category": _suggested_category(doc),
+        "category_titles": {c.code: c.label for c in categories}, "region_name": region_name,
         "archive_titles": ARCHIVE_TITLES, "agency_actions": AGENCY_ACTIONS, "notices": notices,
         "target_titles": TARGET_TITLES,
         "can_act": may_act_for_agency(staff.role, staff.agencies, doc.get("agency")),
     })  # fmt: skip
+
+
+def _suggested_category(doc: Document) -> str:
+    """The category the verify form preselects: the case's, the checks' or the reporter's."""
+    chosen = doc.get("category") or (doc.get("suggestion") or {}).get("category")
+    return category_slug(str(chosen or doc.get("category_hint") or ""))
 
 
 async def _send(portal: PortalDep, routing_key: str, command: Any) -> None:
@@ -382,8 +400,15 @@ async def decide(
             case "verify":
                 if form.flags_confirmed != "ya":
                     raise _form_error("Konfirmasi dulu sifat anonim dan rahasia laporan ini.")
+                known = {c.code for c in await verification_categories(portal.portal_store)}
+                category = category_slug(category)
+                if category and category not in known:
+                    raise _form_error(
+                        f"Kategori {form.category.strip()!r} tidak dikenal: pilih kategori "
+                        "dari daftar."
+                    )
                 confirmed = commands.Verification(
-                    category=category.strip() or None,
+                    category=category or None,
                     severity=Severity(severity) if severity else None,
                     anonymous=form.anonymous == "ya", confidential=form.confidential == "ya",
                     note=note.strip() or None,
@@ -503,8 +528,14 @@ async def resubmit_quarantined(
     )  # fmt: skip
     if reviewed.upserted_id is None:
         raise StaffRefused("Laporan karantina ini sudah dikirim ulang atau ditolak.")
-    message_id = f"resubmit:{doc['_id']}"
-    await portal.publisher.publish(topology.INTAKE, f"channel.{body['channel']}", body, message_id)
+    # On the report's own channel (its reporter's replies keep going through it), as the
+    # portal, an admin user: intake admits it for this quarantine ID only, and records
+    # the staff member who corrected it on the case.
+    message_id = f"{RESUBMIT_PREFIX}{doc['_id']}"
+    await portal.publisher.publish(
+        topology.INTAKE, f"channel.{body['channel']}", body, message_id,
+        headers={RESUBMITTED_BY: staff.name},
+    )  # fmt: skip
     await desk.staff.audit.record(
         _audit(staff, now, AuditAction.QUARANTINE_RESUBMITTED, None, quarantine=doc["_id"],
                channel=str(body["channel"]))
@@ -648,7 +679,8 @@ async def dashboard(
     return _page(request, staff, "dashboard.html", {
         "active": "dasbor", "board": board, "filter": filt, "query": query,
         "dimensions": DIMENSIONS, "week_label": week_label, "agencies": agencies,
-        "admin_name": ADMIN_NAME,
+        "admin_name": ADMIN_NAME, "value_label": value_label,
+        "regions": await regions(portal.portal_store), "region_name": region_name,
     })  # fmt: skip
 
 
@@ -677,7 +709,7 @@ async def dashboard_csv(*, staff: DashboardStaff, portal: PortalDep, filt: Filte
     now = portal.clock.now()
     board = await build_dashboard(portal.store, calendar, now, filt, _scope(staff))
     return Response(
-        recap_csv(board.recap),
+        recap_csv(board.recap, filt.region),
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="rekap-lapor-{now:%Y%m%d}.csv"',
                  "cache-control": "no-store"},
@@ -710,12 +742,19 @@ async def oversight_inbox(
 async def acknowledge_notice(
     *, request: Request, message_id: str, staff: OversightStaff, portal: PortalDep, desk: DeskDep
 ) -> Response:
-    """Record that the office has taken note of an escalation (once)."""
+    """Record that the office has taken note of an escalation (once): on the case, as
+    ``oversight.acknowledge``, and in the portal's inbox and audit log."""
     item = await desk.inbox.get(message_id)
     if item is None or item not in await desk.inbox.for_role(staff.role, staff.agencies):
         await refuse(desk, staff, portal.clock.now(), request, "not_their_notice")
         raise StaffRefused("Pemberitahuan ini tidak ditujukan kepada Anda.")
     now = portal.clock.now()
+    if item.acknowledged_at is not None:
+        return _see_other("/staf/pengawasan")
+    # The case's own record first (escalation applies it once per notice), then the inbox.
+    seen = commands.NoticeSeen(item.message_id, item.tracking_id, item.target, item.level)
+    command = commands.acknowledge(seen, staff.name, now)
+    await _send(portal, commands.OVERSIGHT_ACKNOWLEDGE, command)
     if await desk.inbox.acknowledge(message_id, staff.name, now):
         await desk.staff.audit.record(
             _audit(staff, now, AuditAction.OVERSIGHT_ACKNOWLEDGED, item.tracking_id,

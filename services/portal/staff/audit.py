@@ -1,8 +1,9 @@
 """The audit log (collection ``audit``): append-only, who did what, when, to which case, from where.
 
 Every decision, identity reveal, log-in, failed log-in and user change is one document.
-Nothing here updates or deletes an entry, and a deployment should give the portal's
-MongoDB user only ``insert`` and ``find`` on this collection. It never holds reporter
+Nothing here updates or deletes an entry: the log holds only the collection's ``insert_one``
+and ``find`` (:class:`AppendOnly`), and a deployment gives the portal's MongoDB user only
+``insert`` and ``find`` on this collection (docs/staff.md). It never holds reporter
 identity: a reveal records *that* it happened, not what was shown.
 """
 
@@ -112,11 +113,28 @@ class AuditFilter:
         return query
 
 
+class AppendOnly:
+    """The audit collection as the portal holds it: insert and find, nothing else.
+
+    The log keeps only these two bound operations, not the collection, so no code path
+    through it can update, replace or delete an entry; the database role of a deployment
+    enforces the same (docs/staff.md, "The audit log").
+    """
+
+    __slots__ = ("find", "insert_one")
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self.insert_one = collection.insert_one
+        self.find = collection.find
+
+
 class AuditLog:
     """The ``audit`` collection: append and read, never change."""
 
+    __slots__ = ("_entries",)
+
     def __init__(self, collection: AsyncCollection[Document]) -> None:
-        self._entries = collection
+        self._entries = AppendOnly(collection)
 
     async def record(self, entry: AuditEntry) -> None:
         """Append one entry."""

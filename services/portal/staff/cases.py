@@ -17,6 +17,7 @@ from typing import Any
 from pymongo import ASCENDING
 
 from services.escalation.policy import CaseClock, live_deadline
+from services.portal.staff.labels import FindingView, finding_view
 from services.portal.staff.roles import Role
 from shared.calendar import WorkingCalendar
 from shared.contract import TRACKING_ID
@@ -198,7 +199,7 @@ class CaseView:
 
     doc: Document
     row: CaseRow
-    findings: list[dict[str, str]] = field(default_factory=list)
+    findings: list[FindingView] = field(default_factory=list)
     duplicates: list[CaseRow] = field(default_factory=list)
     reporter_name: str | None = None
     show_identity_button: bool = False
@@ -245,7 +246,7 @@ async def case_view(store: Store, doc: Document, role: Role, context: ViewContex
     return CaseView(
         doc=doc,
         row=CaseRow.of(doc, context.now, context.calendar),
-        findings=[dict(f) for f in doc.get("checks", [])],
+        findings=[finding_view(str(f.get("code")), f.get("detail")) for f in doc.get("checks", [])],
         duplicates=duplicates,
         reporter_name=name,
         show_identity_button=role is Role.ADMIN,

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from shared.contract import (
     AgencyAction,
     Decision,
     OpdRespond,
+    OversightAcknowledge,
     RoutingDispose,
     VerificationDecide,
 )
-from shared.lifecycle import ArchiveReason, Severity
+from shared.lifecycle import ArchiveReason, EscalationTarget, Severity
 
 VERIFICATION_DECIDE = "verification.decide"
 ROUTING_DISPOSE = "routing.dispose"
 OPD_RESPOND = "opd.respond"
+OVERSIGHT_ACKNOWLEDGE = "oversight.acknowledge"
 
 
 def new_message_id() -> str:
@@ -125,4 +128,30 @@ def respond(tracking_id: str, agency: str, liaison: str, answer: Answer) -> OpdR
         liaison=liaison,
         message=answer.message or None,
         suggested_agency=answer.suggested_agency or None,
+    )
+
+
+@dataclass(frozen=True)
+class NoticeSeen:
+    """The escalation notice an oversight office took note of."""
+
+    notice_id: str
+    tracking_id: str
+    target: EscalationTarget
+    level: int
+
+
+def acknowledge(notice: NoticeSeen, by: str, at: datetime) -> OversightAcknowledge:
+    """The logged-in oversight person took note of a notice (recorded on the case).
+
+    One message ID per notice: a repeated click or a retry is the same command.
+    """
+    return OversightAcknowledge(
+        message_id=f"portal:ack:{notice.notice_id}",
+        tracking_id=notice.tracking_id,
+        notice_id=notice.notice_id,
+        target=notice.target,
+        level=notice.level,
+        by=by,
+        at=at,
     )

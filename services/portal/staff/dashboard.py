@@ -22,6 +22,7 @@ import pygal
 from pygal.style import Style
 
 from services.escalation.recap import PROJECTION, CaseFacts, Recap, recap_of
+from services.portal.regions import region_name
 from shared.calendar import WorkingCalendar
 from shared.storage import Store
 
@@ -144,6 +145,14 @@ def dimension_value(doc: Mapping[str, Any], dimension: str) -> str:
     return ".".join(code.split(".")[:2]) if code else "tanpa wilayah"
 
 
+def value_label(dimension: str, value: str) -> str:
+    """A trend value as people read it: a region's name (``Kota Palembang``), not its code;
+    other values as they are. The series stay keyed by the value (the data)."""
+    if dimension == "region" and value not in (OTHERS, "tanpa wilayah"):
+        return region_name(value) or value
+    return value
+
+
 def week_of(moment: dt.datetime, calendar: WorkingCalendar) -> dt.date:
     """The Monday (local date) of the week an instant falls in."""
     day = calendar.local_date(moment)
@@ -219,7 +228,7 @@ def trend_chart(trend: WeeklyTrend) -> str:
     )
     chart.x_labels = [week_label(week) for week in trend.weeks]
     for name, values in trend.series.items():
-        chart.add(name, values)
+        chart.add(value_label(trend.dimension, name), values)
     weekly = [sum(column) for column in zip(*trend.series.values(), strict=True)]
     _whole_numbers(chart, weekly)
     return str(chart.render(is_unicode=True))
@@ -230,7 +239,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_HEADER = (
     "kode_instansi", "instansi", "diterima", "diproses", "selesai", "terlambat",
     "median_jawaban_pertama_hari_kerja", "median_jawaban_pertama_jam", "tepat_waktu",
-    "sudah_dinilai", "persen_tepat_waktu",
+    "sudah_dinilai", "persen_tepat_waktu", "kode_wilayah", "wilayah",
 )  # fmt: skip
 
 
@@ -240,8 +249,10 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def recap_csv(recap: Recap) -> str:
-    """The recap's rows and total as CSV (UTF-8, comma-separated, one header line)."""
+def recap_csv(recap: Recap, region: str | None = None) -> str:
+    """The recap's rows and total as CSV (UTF-8, comma-separated, one header line); each
+    row names the region the numbers are for (the filter's; empty: every region), by its
+    Kemendagri code and its name."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
@@ -252,7 +263,8 @@ def recap_csv(recap: Recap) -> str:
             for v in (
                 row.agency or "", row.name, row.received, row.in_progress, row.resolved,
                 row.overdue, row.median_first_answer_days, row.median_first_answer_hours,
-                row.within_sla, row.sla_decided, share,
+                row.within_sla, row.sla_decided, share, region or "",
+                region_name(region) or "",
             )
         )  # fmt: skip
     return out.getvalue()

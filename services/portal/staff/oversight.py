@@ -4,9 +4,9 @@ The portal reads its own queue ``portal.oversight`` (bound to ``lapor.oversight`
 so the per-office ``oversight.*`` queues stay for other consumers such as e-mail) and keeps
 each notice once, by ``message_id``, in the portal's collection ``oversight_inbox``.
 
-An acknowledgement is recorded there (who, when) and in the audit log, and the case page
-shows it beside the case's timeline. The portal never writes a case document: the
-services own those, and no command in contract v1 carries "seen by the Ombudsman".
+An acknowledgement goes to the case as the command ``oversight.acknowledge`` (escalation
+records it on the case's timeline: the portal never writes a case document), and is kept
+here too (who, when) and in the audit log.
 """
 
 from __future__ import annotations
