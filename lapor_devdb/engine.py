@@ -25,7 +25,7 @@ from mongomock import filtering, helpers
 from mongomock.collection import Collection as _MongomockCollection
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from lapor_devdb import strict
+from lapor_devdb import expressions, strict
 from lapor_devdb.errors import RolledBack, _CommandError
 from lapor_devdb.indexes import (
     MAX_FOR_SORTING,
@@ -37,6 +37,8 @@ from lapor_devdb.indexes import (
 )
 
 log = logging.getLogger("lapor.devdb")
+
+expressions.install()  # $expr with $setIntersection (verification's near-duplicate test)
 
 Document = dict[str, Any]
 _Handler = Callable[[str, Document], Document]

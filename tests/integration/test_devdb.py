@@ -1748,3 +1748,31 @@ async def test_the_exact_shapes_the_services_use(coll: AsyncCollection[Doc]) -> 
     assert stored is not None
     assert stored["outbox"] == [] and "outbox_due_at" not in stored
     assert stored["applied"] == ["cmd-1"] and stored["first_answer_at"] == now
+
+
+async def test_verifications_near_duplicate_look_up_through_the_wire(
+    coll: AsyncCollection[Doc],
+) -> None:
+    """``$expr`` with ``$setIntersection`` (mongomock has none): only similar cases return."""
+    from services.verification.handlers import similar_to
+
+    terms = ["jalan", "lubang", "pasar", "sudirman", "truk"]
+    await coll.create_index([("dedup_keys", ASCENDING)])
+    await coll.insert_many(
+        [
+            {"_id": "same", "dedup_keys": ["jalan lubang"], "text_terms": terms},
+            {"_id": "close", "dedup_keys": ["jalan lubang"], "text_terms": [*terms[:4], "x"]},
+            {"_id": "far", "dedup_keys": ["jalan lubang"], "text_terms": [*terms[:2], "y", "z"]},
+            {"_id": "unchecked", "dedup_keys": ["jalan lubang"]},
+            {"_id": "other key", "dedup_keys": ["pasar truk"], "text_terms": terms},
+        ]
+    )
+    query = {"dedup_keys": {"$in": ["jalan lubang"]}, "$expr": similar_to(terms, 0.6)}
+    found = [d["_id"] async for d in coll.find(query, sort=[("_id", 1)])]
+    assert found == ["close", "same"]  # 4/6 and 5/5; "far" is 2/7
+    in_or = {"$or": [{"text_terms": {"$exists": False}}, {"$expr": similar_to(terms, 0.8)}]}
+    found = [d["_id"] async for d in coll.find(in_or, sort=[("_id", 1)])]
+    assert found == ["other key", "same", "unchecked"]
+    with pytest.raises(OperationFailure) as refused:
+        await coll.find_one({"$expr": {"$setIntersection": ["$_id", ["a"]]}})
+    assert refused.value.code == 17047
