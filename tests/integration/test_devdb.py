@@ -22,7 +22,15 @@ import bson
 import pytest
 from bson import Binary, Int64, ObjectId
 from mongomock.collection import Collection as MongomockCollection
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, MongoClient, ReturnDocument, monitoring
+from pymongo import (
+    ASCENDING,
+    DESCENDING,
+    AsyncMongoClient,
+    MongoClient,
+    ReturnDocument,
+    UpdateOne,
+    monitoring,
+)
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
@@ -1776,3 +1784,29 @@ async def test_verifications_near_duplicate_look_up_through_the_wire(
     with pytest.raises(OperationFailure) as refused:
         await coll.find_one({"$expr": {"$setIntersection": ["$_id", ["a"]]}})
     assert refused.value.code == 17047
+
+
+async def test_a_full_counter_refuses_its_guarded_upsert_and_an_ordered_write_stops_there(
+    coll: AsyncCollection[Doc],
+) -> None:
+    """Intake's rate limits: count unless full; a full counter is duplicate key 11000."""
+
+    def count(bucket: str, limit: int) -> UpdateOne:
+        return UpdateOne(
+            {"_id": bucket, "count": {"$lt": limit}},
+            {
+                "$inc": {"count": 1},
+                "$setOnInsert": {"expires_at": datetime(2026, 12, 2, tzinfo=UTC)},
+            },
+            upsert=True,
+        )
+
+    for _ in range(2):
+        await coll.bulk_write([count("channel", 5), count("reporter", 2)], ordered=True)
+    with pytest.raises(BulkWriteError) as full:
+        await coll.bulk_write([count("channel", 5), count("reporter", 2), count("x", 9)])
+    [error] = full.value.details["writeErrors"]
+    assert (error["index"], error["code"]) == (1, 11000)
+    assert full.value.details["nMatched"] == 1  # the channel counted, then it stopped
+    stored = {d["_id"]: d["count"] async for d in coll.find({})}
+    assert stored == {"channel": 3, "reporter": 2}
