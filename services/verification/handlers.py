@@ -63,14 +63,11 @@ CASE_FIELDS: Document = {
         "checks", "suggestion", "applied", "text_terms",
     )
 }  # fmt: skip
-#: What the duplicate look-up reads of an open case found by its keys (a case of the same
-#: reporter is found, with its fingerprints, by the reporter look-up).
-_CANDIDATE_FIELDS: Document = {"received_at": 1, "text_terms": 1}
-#: The reporter look-up also reads the words of cases not yet checked (no stored terms).
-_REPORTER_CANDIDATE_FIELDS: Document = _CANDIDATE_FIELDS | {
-    "reporter.fingerprints": 1,
-    "title": 1,
-    "description": 1,
+#: What the duplicate look-up reads of an open case: when it came, its terms (or, not yet
+#: checked, its words) and who sent it.
+_CANDIDATE_FIELDS: Document = {
+    field: 1
+    for field in ("received_at", "text_terms", "reporter.fingerprints", "title", "description")
 }
 _OPEN_STATUSES = sorted(str(s) for s in OPEN)
 _LINK_FIELDS: Document = {"status": 1, "duplicates": 1}
@@ -163,48 +160,41 @@ class Verification:
     async def _open_cases_like(self, facts: ReportFacts, keys: list[str]) -> list[OpenCase]:
         """Open cases received within the window before ``facts`` that it may repeat.
 
-        Two look-ups, each served by its own index: cases sharing a duplicate key, and the
-        same reporter's cases (a lower threshold; also those not yet checked, which have no
-        stored terms). The server tests the similarity, so only near-duplicates come back;
-        most recent first, at most ``duplicate_candidates`` each. None for a text too short
-        to be compared (``find_duplicate`` would find nothing).
+        One look-up, each of its branches served by its own index: cases sharing a
+        duplicate key, or the same reporter's cases (a lower threshold; also those not yet
+        checked, which have no stored terms). The server tests the similarity, so only
+        near-duplicates come back; most recent first, at most ``duplicate_candidates``.
+        None for a text too short to be compared (``find_duplicate`` would find nothing).
         """
         if len(facts.terms) < self._min_terms:
             return []
         since = facts.received_at - timedelta(days=self._policy.duplicate_window_days)
-        window: Document = {
-            "_id": {"$ne": facts.tracking_id},
-            "status": {"$in": _OPEN_STATUSES},
-            "received_at": {"$gte": since, "$lte": facts.received_at},
-        }
         terms = sorted(facts.terms)
-        by_keys = {
-            "dedup_keys": {"$in": keys},
-            "$expr": similar_to(terms, self._duplicates.similarity),
-        }
-        found = await self._candidates(by_keys | window)
+        like: list[Document] = [
+            {"dedup_keys": {"$in": keys}, "$expr": similar_to(terms, self._duplicates.similarity)}
+        ]
         if facts.fingerprints:
-            by_reporter = {
-                "reporter.fingerprints": {"$in": sorted(facts.fingerprints)},
-                "$or": [
-                    {"text_terms": {"$exists": False}},
-                    {"$expr": similar_to(terms, self._same_reporter_similarity)},
-                ],
-            }
-            # After the key look-up: a case found by both keeps its fingerprints.
-            found |= await self._candidates(by_reporter | window, _REPORTER_CANDIDATE_FIELDS)
-        return list(found.values())
-
-    async def _candidates(
-        self, query: Document, projection: Document = _CANDIDATE_FIELDS
-    ) -> dict[str, OpenCase]:
+            like.append(
+                {
+                    "reporter.fingerprints": {"$in": sorted(facts.fingerprints)},
+                    "$or": [
+                        {"text_terms": {"$exists": False}},
+                        {"$expr": similar_to(terms, self._same_reporter_similarity)},
+                    ],
+                }
+            )
         cursor = self._complaints.find(
-            query,
-            projection,
+            {
+                "_id": {"$ne": facts.tracking_id},
+                "status": {"$in": _OPEN_STATUSES},
+                "received_at": {"$gte": since, "$lte": facts.received_at},
+            }
+            | (like[0] if len(like) == 1 else {"$or": like}),
+            _CANDIDATE_FIELDS,
             sort=[("received_at", -1)],
             limit=self._policy.duplicate_candidates,
         )
-        return {doc["_id"]: facts_of(Case(doc)).as_open_case() async for doc in cursor}
+        return [facts_of(Case(doc)).as_open_case() async for doc in cursor]
 
     async def _link_duplicate(self, original: str, duplicate: str) -> None:
         """Record on the original case that ``duplicate`` repeats it (once)."""

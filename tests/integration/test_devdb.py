@@ -1180,6 +1180,11 @@ def _indexed_query(rnd: random.Random) -> Doc:
     query: Doc = {path: _indexed_condition(rnd) for path in rnd.sample(paths, rnd.randrange(1, 3))}
     if rnd.random() < 0.2:
         query = {"$and": [query, {rnd.choice(paths): _indexed_condition(rnd)}]}
+    if rnd.random() < 0.25:  # a top-level $or: served by a union of its branches' plans
+        query["$or"] = [
+            {path: _indexed_condition(rnd) for path in rnd.sample(paths, rnd.randrange(1, 3))}
+            for _ in range(rnd.randrange(1, 4))
+        ]
     return query
 
 
@@ -1347,6 +1352,27 @@ def test_sorted_claims_and_indexed_look_ups_do_not_scan(monkeypatch: pytest.Monk
         },
     )
     assert [d["_id"] for d in look_up["cursor"]["firstBatch"]] == ["C2959", "C2909", "C2859"]
+    # A top-level $or whose every branch has an index: the union of the branches' look-ups
+    # (verification's duplicate candidates: by key, or by the same reporter).
+    either = engine.execute(
+        "db",
+        {
+            "find": "c",
+            "filter": {
+                "status": {"$in": ["received", "verified"]},
+                "received_at": {"$gte": _T0},
+                "$or": [
+                    {"keys": {"$in": ["k7", "j9"]}},
+                    {"due": _T0 + timedelta(days=1, minutes=11)},
+                ],
+            },
+            "sort": {"received_at": -1},
+            "limit": 100,
+        },
+    )
+    found = [d["_id"] for d in either["cursor"]["firstBatch"]]
+    assert len(found) == 62 and found[:2] == ["C2959", "C2909"] and found[-2:] == ["C9", "C7"]
+    assert "C11" in found
     newest = engine.execute(
         "db", {"find": "c", "filter": {}, "sort": {"received_at": -1}, "limit": 2}
     )
