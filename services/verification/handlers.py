@@ -164,7 +164,7 @@ class Verification:
         duplicate key, or the same reporter's cases (a lower threshold; also those not yet
         checked, which have no stored terms). The server tests the similarity, so only
         near-duplicates come back; most recent first, at most ``duplicate_candidates``.
-        None for a text too short to be compared (``find_duplicate`` would find nothing).
+        Nothing for a text too short to compare (``find_duplicate`` would find nothing).
         """
         if len(facts.terms) < self._min_terms:
             return []
