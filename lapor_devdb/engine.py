@@ -25,18 +25,22 @@ from mongomock import filtering, helpers
 from mongomock.collection import Collection as _MongomockCollection
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from lapor_devdb import strict
+from lapor_devdb import expressions, strict
 from lapor_devdb.errors import RolledBack, _CommandError
 from lapor_devdb.indexes import (
     MAX_FOR_SORTING,
     Index,
     Plan,
+    UnionPlan,
     best_plan,
     candidates,
     sort_walk_bounds,
+    union_plan,
 )
 
 log = logging.getLogger("lapor.devdb")
+
+expressions.install()  # $expr with $setIntersection (verification's near-duplicate test)
 
 Document = dict[str, Any]
 _Handler = Callable[[str, Document], Document]
@@ -483,7 +487,10 @@ class _IndexedCollection(_MongomockCollection):
         if not isinstance(filter, dict) or not self._store.indexes:
             return self._scan_quickly(filter)
         indexes = self._indexes()
-        plan = best_plan(indexes, filter)
+        plan: Plan | UnionPlan | None = best_plan(indexes, filter)
+        union = union_plan(indexes, filter)
+        if union is not None and (plan is None or union.cost < plan.cost):
+            plan = union
         if self._lapor_order is not None:
             walked = self._sorted_walk(indexes, plan, filter, *self._lapor_order)
             if walked is not None:
@@ -491,12 +498,12 @@ class _IndexedCollection(_MongomockCollection):
         if plan is None:
             return self._scan_quickly(filter)
         self._store._remove_expired_documents()
-        matches = self._checked(plan.index, candidates(plan), filter)
+        matches = self._checked(candidates(plan), filter)
         if self._lapor_order is not None:
             return iter(_first_in_order(list(matches), *self._lapor_order))
         return matches
 
-    def _checked(self, index: Index, keys: Iterable[Any], filter: Any) -> Iterator[Document]:
+    def _checked(self, keys: Iterable[Any], filter: Any) -> Iterator[Document]:
         """The documents under ``keys`` that match ``filter``; forgets keys since deleted."""
         documents = self._store._documents
         matches: list[Document] = []
@@ -521,7 +528,7 @@ class _IndexedCollection(_MongomockCollection):
     def _sorted_walk(
         self,
         indexes: list[Index],
-        plan: Plan | None,
+        plan: Plan | UnionPlan | None,
         filter: Any,
         sort: list[tuple[str, int]],
         wanted: int,
@@ -567,7 +574,7 @@ class _IndexedCollection(_MongomockCollection):
                 matches.append(document)
                 if len(matches) >= wanted and last is _NOT_STORED:
                     last = ranked[0]  # take the rest of this value's ties, then stop
-        matches.extend(self._checked(index, list(unordered), filter))
+        matches.extend(self._checked(list(unordered), filter))
         if not matches and not documents:
             _filter_applies(filter, {})  # mongomock validates a query that meets no document
         self._forget(gone)

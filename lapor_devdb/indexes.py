@@ -352,10 +352,49 @@ def best_plan(indexes: Iterable[Index], query: Any) -> Plan | None:
     return best
 
 
-def candidates(plan: Plan) -> Iterator[Any]:
+@dataclass
+class UnionPlan:
+    """A query's top-level ``$or``, each branch narrowed by its own plan (MongoDB's index
+    union): every match meets one branch, so it is among that branch's candidates."""
+
+    plans: list[Plan]
+
+    @property
+    def cost(self) -> int:
+        """How many candidates the branches give together (at most)."""
+        return sum(plan.cost for plan in self.plans)
+
+
+def union_plan(indexes: Iterable[Index], query: Any) -> UnionPlan | None:
+    """A plan per branch of ``query``'s top-level ``$or`` (None: a branch has none)."""
+    if not isinstance(query, dict):
+        return None
+    branches = query.get("$or")
+    if not isinstance(branches, list) or not branches:
+        return None
+    indexes = list(indexes)
+    rest = {path: condition for path, condition in query.items() if path != "$or"}
+    plans: list[Plan] = []
+    for branch in branches:
+        plan = best_plan(indexes, {"$and": [rest, branch]})
+        if plan is None:
+            return None
+        plans.append(plan)
+    return UnionPlan(plans)
+
+
+def candidates(plan: Plan | UnionPlan) -> Iterator[Any]:
     """The store keys ``plan`` yields (each once)."""
-    index = plan.index
     seen: set[Any] = set()
+    for one in plan.plans if isinstance(plan, UnionPlan) else [plan]:
+        for key in _candidates(one):
+            if key not in seen:
+                seen.add(key)
+                yield key
+
+
+def _candidates(plan: Plan) -> Iterator[Any]:
+    index = plan.index
     if plan.keys is not None:
         source: Iterable[Any] = index.equal(plan.keys)
     else:
@@ -364,10 +403,7 @@ def candidates(plan: Plan) -> Iterator[Any]:
     extra: Iterable[Any] = list(index.others)
     if plan.with_multikey:
         extra = itertools.chain(extra, list(index.multikey))
-    for key in itertools.chain(source, extra):
-        if key not in seen:
-            seen.add(key)
-            yield key
+    return itertools.chain(source, extra)
 
 
 def sort_walk_bounds(index: Index, query: Any) -> list[_Bounds] | None:

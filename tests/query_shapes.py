@@ -33,13 +33,33 @@ _DRIVER_FIELDS = frozenset(
 )
 
 
-def shape_of(value: Any) -> Any:
-    """``value`` with every leaf replaced by ``"<type name>"`` (arrays by their first item)."""
+#: Operators whose array holds operands, each with a shape of its own (not a list of values).
+_OPERAND_LISTS = frozenset({"$or", "$and", "$nor"})
+
+
+def shape_of(value: Any, in_expression: bool = False) -> Any:
+    """``value`` with every leaf replaced by ``"<type name>"`` (arrays by their first item).
+
+    Operands keep their places: every branch of ``$or`` / ``$and`` / ``$nor`` and, inside an
+    ``$expr``, every operator's arguments and the field paths they name (``"$text_terms"``:
+    code, not data), so that a replayed expression is the one the service sent. A list of
+    values (``$in``'s, or a literal array inside an expression) is shaped by its first item.
+    """
     if isinstance(value, dict):
-        return {key: shape_of(item) for key, item in value.items()}
+        return {key: _field_shape(key, item, in_expression) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [shape_of(value[0])] if value else []
+        return [shape_of(value[0], in_expression)] if value else []
+    if in_expression and isinstance(value, str) and value.startswith("$"):
+        return value
     return f"<{type(value).__name__}>"
+
+
+def _field_shape(key: str, value: Any, in_expression: bool) -> Any:
+    inner = in_expression or key == "$expr"
+    operands = key in _OPERAND_LISTS or (inner and key.startswith("$"))
+    if operands and isinstance(value, list | tuple):
+        return [shape_of(item, inner) for item in value]
+    return shape_of(value, inner)
 
 
 def command_shape(command: dict[str, Any]) -> Shape:

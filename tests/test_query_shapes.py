@@ -133,10 +133,26 @@ def test_the_committed_shapes_cover_the_services_commands() -> None:
     assert {"find", "insert", "update", "findAndModify"} <= names
     collections = {shape[next(iter(shape))] for shape in shapes}
     assert {"complaints", "quarantine"} <= collections
-    # values are never kept, only their types: no reporter data in the repository
+    # values are never kept, only their types (and an expression's field paths): no
+    # reporter data in the repository
     leaves = [leaf for shape in shapes for key, value in shape.items() if key not in
               query_shapes.RECORDED for leaf in _leaves(value)]  # fmt: skip
-    assert leaves and all(re.fullmatch(r"<\w+>", leaf) for leaf in leaves)
+    assert leaves and all(re.fullmatch(r"<\w+>|\$[a-z_.]+", leaf) for leaf in leaves)
+
+
+def test_an_expression_keeps_its_operands_and_field_paths_a_value_list_its_first_item() -> None:
+    query = {
+        "k": {"$in": ["a", "b"]},
+        "$or": [{"t": {"$exists": False}}, {"$expr": {"$gte": [{"$size": "$t"}, 2]}}],
+        "$expr": {"$setIntersection": [{"$ifNull": ["$t", []]}, ["a", "b", "c"]]},
+    }
+    assert query_shapes.shape_of(query) == {
+        "k": {"$in": ["<str>"]},
+        "$or": [{"t": {"$exists": "<bool>"}}, {"$expr": {"$gte": [{"$size": "$t"}, "<int>"]}}],
+        "$expr": {"$setIntersection": [{"$ifNull": ["$t", []]}, ["<str>"]]},
+    }
+    # outside an expression a string is data, whatever it starts with
+    assert query_shapes.shape_of({"name": "$t"}) == {"name": "<str>"}
 
 
 def _leaves(value: Any) -> list[Any]:

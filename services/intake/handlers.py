@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from bson.errors import InvalidDocument
 from pydantic import ValidationError
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo import ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from services.intake.notices import notice_for, tracking_url
 from services.intake.reports import (
@@ -55,6 +56,12 @@ DeadlineRule = Callable[[datetime], datetime]
 #: The rate-limit counters (one per scope, key digest and window; they expire with it).
 RATE_LIMITS = "rate_limits"
 
+#: How many cases' reply addresses the status relay keeps at hand (see :class:`_Addresses`).
+ADDRESSES_KEPT = 10_000
+
+#: MongoDB's duplicate key error: a full rate-limit counter refusing its upsert.
+_DUPLICATE_KEY = 11000
+
 #: How often intake draws a tracking ID before giving up (a collision is astronomically
 #: rare; five in a row means something else is wrong).
 TRACKING_ID_DRAWS = 5
@@ -68,6 +75,37 @@ def received_message_id(tracking_id: str) -> str:
 def notification_id(event_message_id: str) -> str:
     """The ``message_id`` of the notice for an event: the same however often it is sent."""
     return f"notify:{event_message_id}"
+
+
+#: What the status relay reads of a case: where to send the reporter's notice.
+_ADDRESS_FIELDS: Document = {"channel": 1, "external_id": 1, "reporter": 1}
+
+
+class _Addresses:
+    """The last cases' reply addresses (channel, external_id, the sealed reporter).
+
+    None of them changes once intake stored the case (``lapor keys rotate`` re-seals the
+    reporter, but the old key opens the old seal until every process restarts), so the
+    status relay need not read the case for every event: intake keeps what it stored and
+    what it read, the least recently used going first. The identity stays sealed here.
+    """
+
+    def __init__(self, size: int = ADDRESSES_KEPT) -> None:
+        self._size = size
+        self._kept: OrderedDict[str, Document] = OrderedDict()
+
+    def get(self, tracking_id: str) -> Document | None:
+        address = self._kept.get(tracking_id)
+        if address is not None:
+            self._kept.move_to_end(tracking_id)
+        return address
+
+    def keep(self, case: Document) -> None:
+        address = {field: case[field] for field in ("_id", *_ADDRESS_FIELDS) if field in case}
+        self._kept[case["_id"]] = address
+        self._kept.move_to_end(case["_id"])
+        if len(self._kept) > self._size:
+            self._kept.popitem(last=False)
 
 
 class Intake:
@@ -87,6 +125,7 @@ class Intake:
         self._senders = ctx.settings.sender_policy()
         #: Per channel, then per reporter (see :meth:`_over_limit`).
         self._limits = tuple(limits)
+        self._addresses = _Addresses()
 
     # --- taking a report in ---------------------------------------------------------
 
@@ -156,6 +195,7 @@ class Intake:
                 not_stored = store_refused(report, type(exc).__name__)
                 await self.quarantine(raw, routing_key, message_id, not_stored)
                 return None
+            self._addresses.keep(case)
             await self._ctx.failpoints.reached("intake.after_store")
             await self._ctx.outbox.deliver(tracking_id, messages)
             log.info(
@@ -194,9 +234,52 @@ class Intake:
         """The refusal of a report over a rate limit (parked in quarantine), or None.
 
         Fixed windows counted in the store, so every replica counts together; the
-        counter's id holds a digest, never a contact.
+        counter's id holds a digest, never a contact. One round trip for every limit: a
+        counter counts the report unless it is full, and a full one fails its upsert on
+        the unique ``_id`` (the ordered write stops there, so later limits do not count
+        a refused report). Only then, or when two replicas created one counter at once,
+        the rest is counted one by one, which tells the two apart.
         """
+        counters = self._counters(report)
+        if not counters:
+            return None
+        rate_limits = self._ctx.store.db[RATE_LIMITS]
+        try:
+            await rate_limits.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": bucket, "count": {"$lt": limit.limit}},
+                        {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": ends}},
+                        upsert=True,
+                    )
+                    for limit, bucket, ends in counters
+                ],
+                ordered=True,
+            )
+            return None
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or []
+            if exc.details.get("writeConcernErrors") or not errors:
+                raise
+            if errors[0].get("code") != _DUPLICATE_KEY:
+                raise
+            full = int(errors[0]["index"])
+        for limit, bucket, ends in counters[full:]:
+            counted = await rate_limits.find_one_and_update(
+                {"_id": bucket},
+                {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": ends}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+            if counted is not None and not limit.admits(int(counted["count"])):
+                return limit.refusal(report.channel, report.external_id)
+        return None
+
+    def _counters(self, report: ReportSubmitted) -> list[tuple[RateLimit, str, datetime]]:
+        """Each limit that applies to ``report``: the limit, its counter's id, its end."""
+        now = self._ctx.clock.now()
         who = report.reporter
+        counters: list[tuple[RateLimit, str, datetime]] = []
         for limit in self._limits:
             if limit.scope == "channel":
                 key = report.channel
@@ -211,16 +294,8 @@ class Intake:
                 if not prints:
                     continue  # nobody to count: an anonymous report without contacts
                 key = min(prints)
-            bucket, ends = limit.bucket(key, self._ctx.clock.now())
-            counted = await self._ctx.store.db[RATE_LIMITS].find_one_and_update(
-                {"_id": bucket},
-                {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": ends}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-            if counted is not None and not limit.admits(int(counted["count"])):
-                return limit.refusal(report.channel, report.external_id)
-        return None
+            counters.append((limit, *limit.bucket(key, now)))
+        return counters
 
     async def _find(self, channel: str, external_id: str) -> Document | None:
         return await self._complaints.find_one(
@@ -363,17 +438,21 @@ class Intake:
             # A newer service may publish events this version does not know: not ours.
             log.info("event not relayed: unknown shape", extra={"errors": exc.error_count()})
             return
-        if notice_for(event) is None:
-            return
-        case = await self._complaints.find_one(
-            {"_id": event.tracking_id}, {"channel": 1, "external_id": 1, "reporter": 1}
-        )
-        if case is None:
-            raise CaseNotFound(event.tracking_id)
-        await self._notify(event, case)
-
-    async def _notify(self, event: ComplaintEvent, case: Document) -> None:
         text = notice_for(event, self._ctx.settings.timezone)
+        if text is None:
+            return
+        case = self._addresses.get(event.tracking_id)
+        if case is None:
+            case = await self._complaints.find_one({"_id": event.tracking_id}, _ADDRESS_FIELDS)
+            if case is None:
+                raise CaseNotFound(event.tracking_id)
+            self._addresses.keep(case)
+        await self._notify(event, case, text)
+
+    async def _notify(self, event: ComplaintEvent, case: Document, text: str | None = None) -> None:
+        """Send the reporter ``text`` (by default the event's notice, if it has one)."""
+        if text is None:
+            text = notice_for(event, self._ctx.settings.timezone)
         if text is None:
             return
         identity = self._ctx.protector.open_json(case["reporter"]["sealed"], case["_id"])

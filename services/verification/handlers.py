@@ -7,11 +7,13 @@ the step (``verified:<tid>``, ``archived:<tid>``, ``needs_review:<tid>``) or fro
 message that caused them (``deferred:<tid>:<command id>``), so a repeat has the same ID.
 
 Duplicates: a report is compared with the open cases received before it (within the
-policy's window) that share a reporter fingerprint or one of its duplicate keys (its
-rarest terms, see ``checks.dedup_keys``). Its own terms and keys are stored first, so a
-near-identical report handled a moment later by another replica finds it. Two
-near-identical reports checked at the very same instant by two replicas may still both
-pass; both then reach an admin or an agency, and neither is lost.
+policy's window) that share a reporter fingerprint or one of its duplicate keys (pairs of
+its rarest terms, see ``checks.dedup_keys``). The server applies the similarity test
+(:func:`similar_to`), so only near-duplicates come back. A report's own terms and keys are
+stored with its verdict, in the same update, so a near-identical report checked after
+that finds it. Two near-identical reports checked at the same moment (the second one's
+look-up before the first one's verdict is stored, a few milliseconds) by two replicas or
+two deliveries may both pass; both then reach an admin or an agency, and neither is lost.
 """
 
 from __future__ import annotations
@@ -61,17 +63,36 @@ CASE_FIELDS: Document = {
         "checks", "suggestion", "applied", "text_terms",
     )
 }  # fmt: skip
-#: What the duplicate look-up reads of an open case found by its keys (a case of the same
-#: reporter is found, with its fingerprints, by the reporter look-up).
-_CANDIDATE_FIELDS: Document = {"received_at": 1, "text_terms": 1}
-#: The reporter look-up also reads the words of cases not yet checked (no stored terms).
-_REPORTER_CANDIDATE_FIELDS: Document = _CANDIDATE_FIELDS | {
-    "reporter.fingerprints": 1,
-    "title": 1,
-    "description": 1,
+#: What the duplicate look-up reads of an open case: when it came, its terms (or, not yet
+#: checked, its words) and who sent it.
+_CANDIDATE_FIELDS: Document = {
+    field: 1
+    for field in ("received_at", "text_terms", "reporter.fingerprints", "title", "description")
 }
 _OPEN_STATUSES = sorted(str(s) for s in OPEN)
 _LINK_FIELDS: Document = {"status": 1, "duplicates": 1}
+
+
+#: How much lower than the policy's threshold the server's similarity test is: rounding
+#: must never make it refuse a case ``find_duplicate`` (which allows 1e-9) would accept.
+_SIMILARITY_SLACK = 1e-6
+
+
+def similar_to(terms: list[str], threshold: float) -> Document:
+    """An ``$expr``: the case's stored terms are at least ``threshold``-similar to ``terms``.
+
+    Jaccard(A, B) ≥ t ⇔ |A ∩ B|·(1 + t) ≥ t·(|A| + |B|); a case without stored terms fails
+    it. A filter only: ``find_duplicate`` decides on what comes back. ``terms`` are plain
+    literals (``checks.tokens``: letters, digits and inner hyphens, never a ``$``).
+    """
+    t = threshold - _SIMILARITY_SLACK
+    stored: Document = {"$ifNull": ["$text_terms", []]}
+    return {
+        "$gte": [
+            {"$multiply": [1 + t, {"$size": {"$setIntersection": [stored, terms]}}]},
+            {"$multiply": [t, {"$add": [len(terms), {"$size": stored}]}]},
+        ]
+    }
 
 
 class Verification:
@@ -84,7 +105,11 @@ class Verification:
         self._rules = rules
         self._policy = rules.policy
         # Computed once: every report is compared with the same rules.
-        self._min_terms = rules.policy.duplicate_rules().min_terms
+        self._duplicates = rules.policy.duplicate_rules()
+        self._min_terms = self._duplicates.min_terms
+        self._same_reporter_similarity = min(
+            self._duplicates.same_reporter_similarity, self._duplicates.similarity
+        )
 
     # --- events: complaint.received, complaint.information_added ----------------------
 
@@ -116,18 +141,15 @@ class Verification:
             )
             return None
         facts = facts_of(case)
-        # Stored before the look-up, so that a near-identical report checked just after
-        # this one (by any replica) finds this case as its original.
         keys = dedup_keys(facts.terms, self._policy.duplicate_similarity)
-        await self._complaints.update_one(
-            {"_id": tracking_id, "status": str(Status.RECEIVED)},
-            {"$set": {"text_terms": sorted(facts.terms), "dedup_keys": keys}},
-        )
         assessment = assess(facts, await self._open_cases_like(facts, keys), self._policy)
         verdict = decide(facts, assessment, self._policy)
         if isinstance(verdict, AutoArchive) and verdict.duplicate_of:
             await self._link_duplicate(verdict.duplicate_of, tracking_id)
         change = decide_checked(case, assessment, verdict, self._ctx.clock.now())
+        if change is not None:
+            # What the look-up of later reports reads, stored with the verdict (one update).
+            change.fields |= {"text_terms": sorted(facts.terms), "dedup_keys": keys}
         if change is None or not await self._cases.commit(change):
             log.info(
                 "case changed during its checks; left as it is", extra={"tracking_id": tracking_id}
@@ -138,33 +160,41 @@ class Verification:
     async def _open_cases_like(self, facts: ReportFacts, keys: list[str]) -> list[OpenCase]:
         """Open cases received within the window before ``facts`` that it may repeat.
 
-        Two look-ups, each served by its own index: the same reporter's cases, and cases
-        sharing a duplicate key. Most recent first, at most ``duplicate_candidates`` each.
+        One look-up, each of its branches served by its own index: cases sharing a
+        duplicate key, or the same reporter's cases (a lower threshold; also those not yet
+        checked, which have no stored terms). The server tests the similarity, so only
+        near-duplicates come back; most recent first, at most ``duplicate_candidates``.
+        Nothing for a text too short to compare (``find_duplicate`` would find nothing).
         """
+        if len(facts.terms) < self._min_terms:
+            return []
         since = facts.received_at - timedelta(days=self._policy.duplicate_window_days)
-        window: Document = {
-            "_id": {"$ne": facts.tracking_id},
-            "status": {"$in": _OPEN_STATUSES},
-            "received_at": {"$gte": since, "$lte": facts.received_at},
-        }
-        found: dict[str, OpenCase] = {}
-        if len(facts.terms) >= self._min_terms:
-            found |= await self._candidates({"dedup_keys": {"$in": keys}} | window)
+        terms = sorted(facts.terms)
+        like: list[Document] = [
+            {"dedup_keys": {"$in": keys}, "$expr": similar_to(terms, self._duplicates.similarity)}
+        ]
         if facts.fingerprints:
-            by_reporter = {"reporter.fingerprints": {"$in": sorted(facts.fingerprints)}}
-            found |= await self._candidates(by_reporter | window, _REPORTER_CANDIDATE_FIELDS)
-        return list(found.values())
-
-    async def _candidates(
-        self, query: Document, projection: Document = _CANDIDATE_FIELDS
-    ) -> dict[str, OpenCase]:
+            like.append(
+                {
+                    "reporter.fingerprints": {"$in": sorted(facts.fingerprints)},
+                    "$or": [
+                        {"text_terms": {"$exists": False}},
+                        {"$expr": similar_to(terms, self._same_reporter_similarity)},
+                    ],
+                }
+            )
         cursor = self._complaints.find(
-            query,
-            projection,
+            {
+                "_id": {"$ne": facts.tracking_id},
+                "status": {"$in": _OPEN_STATUSES},
+                "received_at": {"$gte": since, "$lte": facts.received_at},
+            }
+            | (like[0] if len(like) == 1 else {"$or": like}),
+            _CANDIDATE_FIELDS,
             sort=[("received_at", -1)],
             limit=self._policy.duplicate_candidates,
         )
-        return {doc["_id"]: facts_of(Case(doc)).as_open_case() async for doc in cursor}
+        return [facts_of(Case(doc)).as_open_case() async for doc in cursor]
 
     async def _link_duplicate(self, original: str, duplicate: str) -> None:
         """Record on the original case that ``duplicate`` repeats it (once)."""

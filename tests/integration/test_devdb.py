@@ -22,7 +22,15 @@ import bson
 import pytest
 from bson import Binary, Int64, ObjectId
 from mongomock.collection import Collection as MongomockCollection
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, MongoClient, ReturnDocument, monitoring
+from pymongo import (
+    ASCENDING,
+    DESCENDING,
+    AsyncMongoClient,
+    MongoClient,
+    ReturnDocument,
+    UpdateOne,
+    monitoring,
+)
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
@@ -1172,6 +1180,11 @@ def _indexed_query(rnd: random.Random) -> Doc:
     query: Doc = {path: _indexed_condition(rnd) for path in rnd.sample(paths, rnd.randrange(1, 3))}
     if rnd.random() < 0.2:
         query = {"$and": [query, {rnd.choice(paths): _indexed_condition(rnd)}]}
+    if rnd.random() < 0.25:  # a top-level $or: served by a union of its branches' plans
+        query["$or"] = [
+            {path: _indexed_condition(rnd) for path in rnd.sample(paths, rnd.randrange(1, 3))}
+            for _ in range(rnd.randrange(1, 4))
+        ]
     return query
 
 
@@ -1339,6 +1352,27 @@ def test_sorted_claims_and_indexed_look_ups_do_not_scan(monkeypatch: pytest.Monk
         },
     )
     assert [d["_id"] for d in look_up["cursor"]["firstBatch"]] == ["C2959", "C2909", "C2859"]
+    # A top-level $or whose every branch has an index: the union of the branches' look-ups
+    # (verification's duplicate candidates: by key, or by the same reporter).
+    either = engine.execute(
+        "db",
+        {
+            "find": "c",
+            "filter": {
+                "status": {"$in": ["received", "verified"]},
+                "received_at": {"$gte": _T0},
+                "$or": [
+                    {"keys": {"$in": ["k7", "j9"]}},
+                    {"due": _T0 + timedelta(days=1, minutes=11)},
+                ],
+            },
+            "sort": {"received_at": -1},
+            "limit": 100,
+        },
+    )
+    found = [d["_id"] for d in either["cursor"]["firstBatch"]]
+    assert len(found) == 62 and found[:2] == ["C2959", "C2909"] and found[-2:] == ["C9", "C7"]
+    assert "C11" in found
     newest = engine.execute(
         "db", {"find": "c", "filter": {}, "sort": {"received_at": -1}, "limit": 2}
     )
@@ -1748,3 +1782,57 @@ async def test_the_exact_shapes_the_services_use(coll: AsyncCollection[Doc]) -> 
     assert stored is not None
     assert stored["outbox"] == [] and "outbox_due_at" not in stored
     assert stored["applied"] == ["cmd-1"] and stored["first_answer_at"] == now
+
+
+async def test_verifications_near_duplicate_look_up_through_the_wire(
+    coll: AsyncCollection[Doc],
+) -> None:
+    """``$expr`` with ``$setIntersection`` (mongomock has none): only similar cases return."""
+    from services.verification.handlers import similar_to
+
+    terms = ["jalan", "lubang", "pasar", "sudirman", "truk"]
+    await coll.create_index([("dedup_keys", ASCENDING)])
+    await coll.insert_many(
+        [
+            {"_id": "same", "dedup_keys": ["jalan lubang"], "text_terms": terms},
+            {"_id": "close", "dedup_keys": ["jalan lubang"], "text_terms": [*terms[:4], "x"]},
+            {"_id": "far", "dedup_keys": ["jalan lubang"], "text_terms": [*terms[:2], "y", "z"]},
+            {"_id": "unchecked", "dedup_keys": ["jalan lubang"]},
+            {"_id": "other key", "dedup_keys": ["pasar truk"], "text_terms": terms},
+        ]
+    )
+    query = {"dedup_keys": {"$in": ["jalan lubang"]}, "$expr": similar_to(terms, 0.6)}
+    found = [d["_id"] async for d in coll.find(query, sort=[("_id", 1)])]
+    assert found == ["close", "same"]  # 4/6 and 5/5; "far" is 2/7
+    in_or = {"$or": [{"text_terms": {"$exists": False}}, {"$expr": similar_to(terms, 0.8)}]}
+    found = [d["_id"] async for d in coll.find(in_or, sort=[("_id", 1)])]
+    assert found == ["other key", "same", "unchecked"]
+    with pytest.raises(OperationFailure) as refused:
+        await coll.find_one({"$expr": {"$setIntersection": ["$_id", ["a"]]}})
+    assert refused.value.code == 17047
+
+
+async def test_a_full_counter_refuses_its_guarded_upsert_and_an_ordered_write_stops_there(
+    coll: AsyncCollection[Doc],
+) -> None:
+    """Intake's rate limits: count unless full; a full counter is duplicate key 11000."""
+
+    def count(bucket: str, limit: int) -> UpdateOne:
+        return UpdateOne(
+            {"_id": bucket, "count": {"$lt": limit}},
+            {
+                "$inc": {"count": 1},
+                "$setOnInsert": {"expires_at": datetime(2026, 12, 2, tzinfo=UTC)},
+            },
+            upsert=True,
+        )
+
+    for _ in range(2):
+        await coll.bulk_write([count("channel", 5), count("reporter", 2)], ordered=True)
+    with pytest.raises(BulkWriteError) as full:
+        await coll.bulk_write([count("channel", 5), count("reporter", 2), count("x", 9)])
+    [error] = full.value.details["writeErrors"]
+    assert (error["index"], error["code"]) == (1, 11000)
+    assert full.value.details["nMatched"] == 1  # the channel counted, then it stopped
+    stored = {d["_id"]: d["count"] async for d in coll.find({})}
+    assert stored == {"channel": 3, "reporter": 2}

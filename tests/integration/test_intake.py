@@ -8,6 +8,7 @@ import re
 import signal
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
@@ -16,10 +17,13 @@ import pytest
 
 from services.intake import app as intake_app
 from shared import topology
+from shared.contract import ComplaintVerified, to_json_dict
+from shared.lifecycle import Kind, Severity, Status
 from shared.pii import IdentityProtector
 from shared.settings import IntakeSettings
 from shared.storage import Store
 from shared.tracking import is_tracking_id
+from tests import factories
 from tests.conftest import make_settings, start_service, wait_exit
 from tests.servers import Servers
 from tests.support import Listener, eventually, publish
@@ -413,3 +417,38 @@ async def test_a_reporter_over_the_rate_limit_is_parked_in_quarantine_not_droppe
     assert await store.complaints.count_documents({}) == 2
     kept = await store.quarantine.find_one({"_id": parked["quarantine_id"]})
     assert kept is not None and kept["reason"] == "rate_limited"  # kept, sealed, never lost
+
+
+async def test_a_case_another_replica_took_in_gets_its_notice_from_the_store(
+    amqp: aio_pika.abc.AbstractConnection,
+    intake: None,
+    store: Store,
+    protector: IdentityProtector,
+) -> None:
+    # This intake keeps the reply addresses of the cases it stored; one it never saw is
+    # read from the store (the status relay's queue is shared by every replica).
+    case = factories.received(
+        datetime.now(UTC),
+        protector,
+        reporter={"name": "Rina", "phone": "+6281311112222"},
+    )
+    await store.complaints.insert_one(case)
+    verified = ComplaintVerified(
+        message_id=f"verified:{case['_id']}",
+        tracking_id=case["_id"],
+        occurred_at=datetime.now(UTC),
+        status=Status.VERIFIED,
+        kind=Kind.PENGADUAN,
+        severity=Severity.SEDANG,
+        anonymous=False,
+        confidential=False,
+        by="system",
+    )
+    async with Listener(amqp, topology.OUTBOUND, "channel.whatsapp") as outbound:
+        body = to_json_dict(verified)
+        await publish(amqp, topology.EVENTS, "complaint.verified", body, verified.message_id)
+        [notice] = await outbound.wait_for(lambda b: len(b) >= 1)
+    assert notice["tracking_id"] == case["_id"]
+    assert notice["in_reply_to"] == case["external_id"]
+    assert notice["recipient"]["phone"] == "+6281311112222"
+    assert "telah diverifikasi" in notice["text"]

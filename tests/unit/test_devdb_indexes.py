@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from lapor_devdb.indexes import Index, best_plan, candidates, index_keys, range_of, rank
+from lapor_devdb.indexes import (
+    Index,
+    best_plan,
+    candidates,
+    index_keys,
+    range_of,
+    rank,
+    union_plan,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -77,3 +85,27 @@ def test_a_compound_index_serves_a_full_key_or_its_prefix() -> None:
     assert full is not None and list(candidates(full)) == [7]
     prefix = best_plan([index], {"channel": "sms"})
     assert prefix is not None and len(list(candidates(prefix))) == 25
+
+
+def test_a_top_level_or_is_served_by_the_union_of_its_branches_plans() -> None:
+    documents = {
+        n: {"status": "open", "keys": [f"k{n}"], "who": f"w{n % 10}", "at": n} for n in range(200)
+    }
+    by_status = _index(["status"], documents)
+    by_keys = _index(["keys"], documents)
+    by_who = _index(["who"], documents)
+    query = {
+        "status": "open",
+        "at": {"$gte": 100},  # the rest of the query narrows no branch here (no index on at)
+        "$or": [{"keys": {"$in": ["k3", "k150"]}}, {"who": "w7", "$expr": {"$gt": ["$at", 1]}}],
+    }
+    union = union_plan([by_status, by_keys, by_who], query)
+    assert union is not None and [p.index for p in union.plans] == [by_keys, by_who]
+    assert union.cost == 2 + 20
+    assert sorted(candidates(union)) == sorted({3, 150} | {n for n in range(200) if n % 10 == 7})
+    # A branch no index serves: no union (the top-level plan serves it, or a scan).
+    assert union_plan([by_keys], query) is None
+    with_status = union_plan([by_status, by_keys], query)  # the second branch by the status
+    assert with_status is not None and [p.index for p in with_status.plans] == [by_keys, by_status]
+    assert with_status.cost == 2 + 200  # dearer than the status alone: the engine takes that
+    assert union_plan([by_keys, by_who], {"keys": "k1"}) is None
