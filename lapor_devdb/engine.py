@@ -23,6 +23,7 @@ from bson.objectid import ObjectId
 from mongomock import aggregate as mongomock_aggregate
 from mongomock import filtering, helpers
 from mongomock.collection import Collection as _MongomockCollection
+from mongomock.store import CollectionStore
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from lapor_devdb import expressions, strict
@@ -53,6 +54,20 @@ _MAX_WRITE_BATCH = 100_000
 _FIRST_BATCH = 101  # MongoDB's default first batch
 _CURSOR_IDLE_SECONDS = 600.0  # MongoDB's cursorTimeoutMillis
 _TTL_SWEEP_SECONDS = 60.0  # MongoDB's ttlMonitorSleepSecs
+
+
+def _expire_only_in_the_sweep(store: object) -> None:
+    """Reads leave expired documents alone, as on MongoDB (whose TTL monitor deletes them
+    in the background, once a minute: :meth:`_Engine._sweep_expired` imitates it).
+
+    mongomock instead deletes them on every read of a collection by scanning all its
+    documents, a cost per read that grows with the collection (the rate-limit counters:
+    one per reporter).
+    """
+
+
+# The stand-in process (and the tests' reference mongomock) keep MongoDB's TTL timing.
+setattr(CollectionStore, "_remove_expired_documents", _expire_only_in_the_sweep)  # noqa: B010
 
 # Drivers add these to any command; on one in-memory node they change nothing.
 _GENERIC_FIELDS = frozenset(
@@ -468,7 +483,6 @@ class _IndexedCollection(_MongomockCollection):
         if ids is None:
             return self._through_indexes(filter)
         store = self._store
-        store._remove_expired_documents()  # as mongomock does on every read of the store
         found: list[Document] = []
         for value in ids:
             document = store._documents.get(value)
@@ -497,7 +511,6 @@ class _IndexedCollection(_MongomockCollection):
                 return walked
         if plan is None:
             return self._scan_quickly(filter)
-        self._store._remove_expired_documents()
         matches = self._checked(candidates(plan), filter)
         if self._lapor_order is not None:
             return iter(_first_in_order(list(matches), *self._lapor_order))
@@ -554,7 +567,6 @@ class _IndexedCollection(_MongomockCollection):
             if plan is not None and plan.cost < index.range_count(bounds):
                 return None
             entries = index.in_ranges(bounds, reverse=direction < 0)
-        self._store._remove_expired_documents()
         documents = self._store._documents
         unordered = index.others | index.multikey
         matches: list[Document] = []

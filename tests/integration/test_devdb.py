@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -573,6 +574,20 @@ async def test_ttl_index_expires_documents(
     )
     server._engine._next_ttl_sweep = 0.0  # the sweep otherwise waits up to a minute
     assert [d["_id"] async for d in coll.find()] == ["new"]
+
+
+async def test_ttl_expiry_waits_for_the_sweep_like_mongodb(
+    server: StandInMongoServer, coll: AsyncCollection[Doc]
+) -> None:
+    """Reads do not delete expired documents (mongomock's way, a scan per read): MongoDB's
+    TTL monitor does, in the background, once a minute."""
+    await coll.create_index("at", expireAfterSeconds=60)
+    server._engine._next_ttl_sweep = time.monotonic() + 3600  # no sweep during this test
+    await coll.insert_one({"_id": "old", "at": datetime.now(UTC) - timedelta(minutes=5)})
+    assert await coll.find_one({"_id": "old"}) is not None
+    assert await coll.count_documents({}) == 1
+    server._engine._next_ttl_sweep = 0.0
+    assert await coll.find_one({"_id": "old"}) is None
 
 
 # -- values -------------------------------------------------------------------------------
