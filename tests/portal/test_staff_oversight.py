@@ -143,7 +143,7 @@ async def test_the_admin_desk_reads_in_bahasa_and_verifies_with_a_listed_categor
     assert [e["step"] for e in verified["timeline"]].count("verify") == 1
 
 
-async def test_the_dashboard_names_regions(
+async def test_the_dashboard_names_regions_and_categories(
     staff_portal: StaffPortal,  # noqa: F811
     amqp: aio_pika.abc.AbstractConnection,
     store: Store,
@@ -162,6 +162,22 @@ async def test_the_dashboard_names_regions(
         assert '<th scope="row">16.71</th>' not in trend
         chart = await leader.get("/staf/dasbor/grafik/region.svg")
         assert chart.status_code == 200 and "Kota Palembang" in chart.text
+        # Categories too: by label in the filter, the trend table and the chart's legend.
+        category_filter = re.search(
+            r'<select id="kategori" name="kategori">(.*?)</select>', page.text
+        )
+        assert (
+            category_filter
+            and '<option value="air_bersih">Air bersih</option>' in category_filter[1]
+        )
+        by_category = page.text.split('id="tren-category"', 1)[1].split("</section>", 1)[0]
+        assert '<th scope="row">Air bersih</th>' in by_category
+        assert "air_bersih" not in by_category
+        legend = await leader.get("/staf/dasbor/grafik/category.svg")
+        assert legend.status_code == 200 and "Air bersih" in legend.text
+        assert "air_bersih" not in legend.text
+        filtered = await leader.get("/staf/dasbor?kategori=air_bersih")
+        assert '<option value="air_bersih" selected>Air bersih</option>' in filtered.text
         export = await leader.get("/staf/dasbor/rekap.csv?wilayah=16.71")
         assert export.status_code == 200
         rows = list(csv.DictReader(io.StringIO(export.text)))

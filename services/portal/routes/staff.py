@@ -676,10 +676,13 @@ async def dashboard(
     board = await build_dashboard(portal.store, calendar, portal.clock.now(), filt, _scope(staff))
     query = urlencode(filt.as_params())
     agencies = [r.agency for r in await all_agencies(portal.store)]
+    categories = await verification_categories(portal.portal_store)
+    labels = {c.code: c.label for c in categories}
     return _page(request, staff, "dashboard.html", {
         "active": "dasbor", "board": board, "filter": filt, "query": query,
         "dimensions": DIMENSIONS, "week_label": week_label, "agencies": agencies,
-        "admin_name": ADMIN_NAME, "value_label": value_label,
+        "admin_name": ADMIN_NAME, "categories": categories,
+        "value_label": lambda dimension, value: value_label(dimension, value, labels),
         "regions": await regions(portal.portal_store), "region_name": region_name,
     })  # fmt: skip
 
@@ -693,7 +696,11 @@ async def dashboard_chart(
         raise _form_error("Grafik tidak dikenal.")
     calendar = portal.settings.working_calendar()
     board = await build_dashboard(portal.store, calendar, portal.clock.now(), filt, _scope(staff))
-    svg = recap_chart(board.recap) if name == "instansi" else trend_chart(board.trends[name])
+    if name == "instansi":
+        svg = recap_chart(board.recap)
+    else:
+        labels = {c.code: c.label for c in await verification_categories(portal.portal_store)}
+        svg = trend_chart(board.trends[name], labels)
     return Response(
         svg,
         media_type="image/svg+xml",

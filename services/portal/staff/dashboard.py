@@ -145,11 +145,14 @@ def dimension_value(doc: Mapping[str, Any], dimension: str) -> str:
     return ".".join(code.split(".")[:2]) if code else "tanpa wilayah"
 
 
-def value_label(dimension: str, value: str) -> str:
-    """A trend value as people read it: a region's name (``Kota Palembang``), not its code;
-    other values as they are. The series stay keyed by the value (the data)."""
+def value_label(dimension: str, value: str, categories: Mapping[str, str] | None = None) -> str:
+    """A trend value as people read it: a region's name (``Kota Palembang``), a category's
+    label (``Air bersih``), not their codes; other values as they are. The series stay keyed
+    by the value (the data)."""
     if dimension == "region" and value not in (OTHERS, "tanpa wilayah"):
         return region_name(value) or value
+    if dimension == "category" and value not in (OTHERS, "tanpa kategori"):
+        return (categories or {}).get(value) or value.replace("_", " ").capitalize()
     return value
 
 
@@ -221,14 +224,15 @@ def recap_chart(recap: Recap) -> str:
     return str(chart.render(is_unicode=True))
 
 
-def trend_chart(trend: WeeklyTrend) -> str:
-    """Reports per week by one dimension, as stacked bars (SVG)."""
+def trend_chart(trend: WeeklyTrend, categories: Mapping[str, str] | None = None) -> str:
+    """Reports per week by one dimension, as stacked bars (SVG); ``categories`` labels the
+    category codes."""
     chart = _chart(
         pygal.StackedBar, f"Laporan masuk per minggu menurut {DIMENSIONS[trend.dimension].lower()}"
     )
     chart.x_labels = [week_label(week) for week in trend.weeks]
     for name, values in trend.series.items():
-        chart.add(value_label(trend.dimension, name), values)
+        chart.add(value_label(trend.dimension, name, categories), values)
     weekly = [sum(column) for column in zip(*trend.series.values(), strict=True)]
     _whole_numbers(chart, weekly)
     return str(chart.render(is_unicode=True))
