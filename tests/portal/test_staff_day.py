@@ -248,5 +248,7 @@ async def test_a_day_at_the_staff_desks(
     await operator.goto("/staf/audit?tindakan=decision")
     await expect(operator.locator("tbody tr")).to_have_count(1)
     await expect(operator.locator("tbody")).to_contain_text(held)
+    await expect(operator.locator("tbody")).to_contain_text("Keputusan atas laporan")
     await operator.goto("/staf/audit")
+    await expect(operator.locator('td[data-action="login"]').first).to_have_text("Masuk")
     await operator.screenshot(path=str(DOCS / "staf-audit.png"), full_page=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from services.portal.staff.audit import ACTION_TITLES, AuditAction
 from services.portal.staff.labels import (
     ACTOR_TITLES,
     FINDING_TITLES,
@@ -122,3 +123,10 @@ def test_a_hold_notes_codes_read_as_labels() -> None:
     assert note == f"{FINDING_TITLES['no_category']}; {FINDING_TITLES['anonymous']}"
     assert timeline_note("follow_up", "no_category") == "no_category"  # a person's words
     assert policy.PolicyCode.NO_CATEGORY in FINDING_TITLES
+
+
+def test_every_audit_action_reads_in_bahasa() -> None:
+    """The operator reads the audit log's actions by name; the codes stay the data."""
+    missing = [a for a in AuditAction if not ACTION_TITLES.get(a)]
+    assert missing == []
+    assert all(ACTION_TITLES[a] != str(a) for a in AuditAction)

@@ -24,7 +24,7 @@ from services.portal.registry_view import regions, verification_categories
 from services.portal.security import client_address
 from services.portal.staff import cases, commands, quarantine
 from services.portal.staff.accounts import LoginFailed, LoginThrottled
-from services.portal.staff.audit import AuditAction, AuditEntry, AuditFilter
+from services.portal.staff.audit import ACTION_TITLES, AuditAction, AuditEntry, AuditFilter
 from services.portal.staff.dashboard import (
     DIMENSIONS,
     DashboardFilter,
@@ -810,6 +810,7 @@ async def audit_log(
     entries = await desk.staff.audit.search(which)
     return _page(request, staff, "audit.html", {
         "active": "audit", "entries": entries, "actions": list(AuditAction),
+        "action_titles": ACTION_TITLES,
         "pelaku": query.pelaku, "tindakan": query.tindakan, "laporan": query.laporan,
         "dari": query.dari, "sampai": query.sampai,
     })  # fmt: skip

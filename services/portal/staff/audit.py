@@ -42,6 +42,28 @@ class AuditAction(StrEnum):
     REFUSED = "refused"
 
 
+#: What the operator reads for each action (Bahasa Indonesia); the code stays the data.
+ACTION_TITLES: dict[AuditAction, str] = {
+    AuditAction.LOGIN: "Masuk",
+    AuditAction.LOGIN_FAILED: "Gagal masuk",
+    AuditAction.LOGIN_THROTTLED: "Masuk ditahan (terlalu banyak percobaan)",
+    AuditAction.LOGOUT: "Keluar",
+    AuditAction.USER_ADDED: "Pengguna ditambahkan",
+    AuditAction.USER_DISABLED: "Pengguna dinonaktifkan",
+    AuditAction.USER_ENABLED: "Pengguna diaktifkan",
+    AuditAction.PASSWORD_RESET: "Kata sandi diatur ulang",
+    AuditAction.DECISION: "Keputusan atas laporan",
+    AuditAction.ROUTED: "Disposisi manual",
+    AuditAction.AGENCY_RESPONSE: "Tanggapan instansi",
+    AuditAction.IDENTITY_REVEALED: "Identitas pelapor dibuka",
+    AuditAction.QUARANTINE_READ: "Karantina dibaca",
+    AuditAction.QUARANTINE_RESUBMITTED: "Karantina dikirim ulang",
+    AuditAction.QUARANTINE_DISMISSED: "Karantina ditutup",
+    AuditAction.OVERSIGHT_ACKNOWLEDGED: "Eskalasi diterima pengawas",
+    AuditAction.REFUSED: "Tindakan ditolak",
+}
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     """One line of the audit log."""
