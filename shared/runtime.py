@@ -269,6 +269,7 @@ def build_service(
         calendar=settings.working_calendar(),
         cases=CaseStore(store.complaints, outbox, failpoints, name, grace),
     )
+    context.cases.caps = settings.case_caps()
     context_ref.append(context)
     context.background.append(lambda stop: outbox.run(stop, settings.outbox_scan_seconds))
     register(context)
