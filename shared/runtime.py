@@ -23,6 +23,7 @@ from faststream.rabbit import RabbitBroker
 from faststream.rabbit.message import RabbitMessage
 from faststream.rabbit.schemas import Channel
 from faststream.rabbit.subscriber import RabbitSubscriber
+from pamqp.commands import Basic
 
 from shared import refusals, topology
 from shared.calendar import WorkingCalendar
@@ -94,6 +95,17 @@ async def refuse(message: RabbitMessage, reason: Reason | str, **details: object
     await message.reject(requeue=False)
 
 
+class NotDelivered(RuntimeError):
+    """The broker did not take a message: it returned it (no queue, no alternate exchange)
+    or refused it (``basic.nack``). The outbox keeps it pending and publishes it again."""
+
+
+def service_channel(prefetch: int) -> Channel:
+    """The channel a service consumes and publishes on: publisher confirms on, and a
+    message the broker returns (``basic.return``) raises instead of counting as sent."""
+    return Channel(prefetch_count=prefetch, publisher_confirms=True, on_return_raises=True)
+
+
 class BrokerPublisher:
     """Publishes persistent JSON messages, signed with the service's user, and waits for
     the broker's confirm.
@@ -102,6 +114,12 @@ class BrokerPublisher:
     service sent it. Every exchange has an alternate exchange (``lapor.unroutable``), so a
     message no queue is bound for is kept in ``lapor.unrouted`` instead of being confirmed
     and dropped (``lapor dlq unrouted``).
+
+    A second net, for an exchange that lacks its alternate exchange (declared by hand, or
+    by an older LAPOR): messages are ``mandatory``, so RabbitMQ returns an unroutable one
+    (``basic.return``, then ``basic.ack``). aio-pika reports a return as the publish's
+    *result* unless the channel raises on returns, and FastStream's channels do not by
+    default: so only a ``basic.ack`` counts as delivered here, whatever the channel.
     """
 
     def __init__(self, broker: RabbitBroker, user_id: str) -> None:
@@ -110,7 +128,7 @@ class BrokerPublisher:
 
     async def publish(self, message: OutboxMessage) -> None:
         """Publish one message (raises if the broker does not confirm it)."""
-        await self._broker.publish(
+        confirmed = await self._broker.publish(
             message.payload(),
             exchange=topology.exchange(message.exchange),
             routing_key=message.routing_key,
@@ -122,6 +140,12 @@ class BrokerPublisher:
             # a second net (a return would mean the alternate exchange itself is missing).
             mandatory=True,
         )
+        if not isinstance(confirmed, Basic.Ack):
+            # A return (the message comes back) or a nack: the broker does not have it.
+            raise NotDelivered(
+                f"{message.exchange} {message.routing_key}: not taken by the broker "
+                f"({type(confirmed).__name__})"
+            )
 
 
 @dataclass
@@ -240,7 +264,7 @@ def build_service(
         # A store outage is waited out around everything (the refusal record included);
         # replays and admin commands from the wrong sender never reach a handler.
         middlewares=[store_outage(stop), sender_check(policy, on_refusal)],
-        default_channel=Channel(prefetch_count=settings.prefetch, publisher_confirms=True),
+        default_channel=service_channel(settings.prefetch),
         graceful_timeout=30.0,
         app_id=f"lapor-{name}",
         logger=logging.getLogger(f"lapor.{name}.broker"),
