@@ -103,13 +103,28 @@ class EmailChannel:
         await self.stop()
 
     async def start(self) -> None:
-        """Connect, declare the channel's own queue and start sending notices."""
+        """Connect, find (or, on a laptop, declare) the channel's own queue and start
+        sending notices."""
         self._connection = await aio_pika.connect_robust(self._amqp_url)
         self._publishing = await self._connection.channel(publisher_confirms=True)
-        consuming = await self._connection.channel()
+        self._queue = await self._own_queue(self._connection)
+        self._consumer_tag = await self._queue.consume(self._on_notification)
+        log.info("e-mail channel started")
+
+    async def _own_queue(self, connection: AbstractRobustConnection) -> AbstractQueue:
+        """The queue ``channel.email``. In a deployment ``lapor access apply`` declared
+        and bound it, and the channel's user may only read it: a passive declare. Where
+        it does not exist yet (a laptop, broad rights), it is declared and bound here."""
+        consuming = await connection.channel()
+        await consuming.set_qos(prefetch_count=8)
+        try:
+            return await consuming.declare_queue(ROUTING_KEY, passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            pass  # the failed passive declare closed that channel
+        consuming = await connection.channel()
         await consuming.set_qos(prefetch_count=8)
         # Like every LAPOR queue: durable, quorum, bounded redelivery, then lapor.dlx.
-        self._queue = await consuming.declare_queue(
+        queue = await consuming.declare_queue(
             ROUTING_KEY,
             durable=True,
             arguments={
@@ -120,9 +135,8 @@ class EmailChannel:
                 "x-overflow": "reject-publish",
             },
         )
-        await self._queue.bind(OUTBOUND, routing_key=ROUTING_KEY)
-        self._consumer_tag = await self._queue.consume(self._on_notification)
-        log.info("e-mail channel started")
+        await queue.bind(OUTBOUND, routing_key=ROUTING_KEY)
+        return queue
 
     async def stop(self) -> None:
         """Stop consuming (the notice in hand finishes) and disconnect."""
