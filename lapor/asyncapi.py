@@ -266,7 +266,7 @@ def _queue_description(name: str) -> str:
     if name == topology.SEALED_REFUSALS:
         return (
             "Read by nobody: a refused message that names a reporter, published here by the "
-            "refusing service with its body sealed (`{\"tracking_id\", \"sealed\"}`), "
+            'refusing service with its body sealed (`{"tracking_id", "sealed"}`), '
             "expires at once and is dead-lettered by the broker into `lapor.dead-letters`."
         )
     return readers.get(name.partition(".")[0], "")
