@@ -171,6 +171,16 @@ def publications() -> list[Publication]:
     )
     found.append(
         Publication(
+            "lapor.refused:sealed",
+            topology.REFUSED,
+            "{original_routing_key}",
+            DeadLetter,
+            "intake and routing: a refused report or reporter.reply, its body sealed "
+            '(`{"tracking_id", "sealed"}`), on its way to the dead letters',
+        )
+    )
+    found.append(
+        Publication(
             "lapor.unroutable:unrouted",
             topology.UNROUTABLE,
             "{original_routing_key}",
@@ -191,7 +201,7 @@ def payload_of(exchange: str, routing_key: str) -> Any:
         return Disposition
     if exchange == topology.OVERSIGHT:
         return EscalationNotice
-    if exchange in (topology.DLX, topology.UNROUTABLE):  # any message, kept as it was
+    if exchange in (topology.DLX, topology.UNROUTABLE, topology.REFUSED):  # any message
         return DeadLetter
     if exchange == topology.COMMANDS:
         return COMMAND_MODELS[routing_key]
@@ -254,6 +264,12 @@ def _queue_description(name: str) -> str:
         return (
             "Read by operators: every message published where no queue was bound for it "
             "(alternate exchange `lapor.unroutable` of every exchange), kept, never dropped."
+        )
+    if name == topology.SEALED_REFUSALS:
+        return (
+            "Read by nobody: a refused message that names a reporter, published here by the "
+            'refusing service with its body sealed (`{"tracking_id", "sealed"}`), '
+            "expires at once and is dead-lettered by the broker into `lapor.dead-letters`."
         )
     return readers.get(name.partition(".")[0], "")
 

@@ -23,6 +23,7 @@ from faststream.rabbit import RabbitBroker
 from faststream.rabbit.message import RabbitMessage
 from faststream.rabbit.schemas import Channel
 from faststream.rabbit.subscriber import RabbitSubscriber
+from pamqp.commands import Basic
 
 from shared import refusals, topology
 from shared.calendar import WorkingCalendar
@@ -33,6 +34,7 @@ from shared.outage import store_outage
 from shared.outbox import Outbox, OutboxMessage
 from shared.pii import IdentityProtector
 from shared.refusals import Refusal
+from shared.sealed_letters import carries_identity, sealed_body
 from shared.sender_check import queue_of, sender_check
 from shared.senders import ORIGINAL_USER_ID, announce_mode
 from shared.settings import LaporSettings
@@ -94,6 +96,17 @@ async def refuse(message: RabbitMessage, reason: Reason | str, **details: object
     await message.reject(requeue=False)
 
 
+class NotDelivered(RuntimeError):
+    """The broker did not take a message: it returned it (no queue, no alternate exchange)
+    or refused it (``basic.nack``). The outbox keeps it pending and publishes it again."""
+
+
+def service_channel(prefetch: int) -> Channel:
+    """The channel a service consumes and publishes on: publisher confirms on, and a
+    message the broker returns (``basic.return``) raises instead of counting as sent."""
+    return Channel(prefetch_count=prefetch, publisher_confirms=True, on_return_raises=True)
+
+
 class BrokerPublisher:
     """Publishes persistent JSON messages, signed with the service's user, and waits for
     the broker's confirm.
@@ -102,6 +115,12 @@ class BrokerPublisher:
     service sent it. Every exchange has an alternate exchange (``lapor.unroutable``), so a
     message no queue is bound for is kept in ``lapor.unrouted`` instead of being confirmed
     and dropped (``lapor dlq unrouted``).
+
+    A second net, for an exchange that lacks its alternate exchange (declared by hand, or
+    by an older LAPOR): messages are ``mandatory``, so RabbitMQ returns an unroutable one
+    (``basic.return``, then ``basic.ack``). aio-pika reports a return as the publish's
+    *result* unless the channel raises on returns, and FastStream's channels do not by
+    default: so only a ``basic.ack`` counts as delivered here, whatever the channel.
     """
 
     def __init__(self, broker: RabbitBroker, user_id: str) -> None:
@@ -110,11 +129,19 @@ class BrokerPublisher:
 
     async def publish(self, message: OutboxMessage) -> None:
         """Publish one message (raises if the broker does not confirm it)."""
-        await self._broker.publish(
-            message.payload(),
-            exchange=topology.exchange(message.exchange),
-            routing_key=message.routing_key,
-            message_id=message.message_id,
+        await self.publish_body(
+            message.exchange, message.routing_key, message.payload(), message.message_id
+        )
+
+    async def publish_body(
+        self, exchange: str, routing_key: str, body: bytes, message_id: str | None
+    ) -> None:
+        """Publish ``body`` as it is (raises if the broker does not confirm it)."""
+        confirmed = await self._broker.publish(
+            body,
+            exchange=topology.exchange(exchange),
+            routing_key=routing_key,
+            message_id=message_id,
             persist=True,
             content_type="application/json",
             user_id=self._user_id,
@@ -122,6 +149,11 @@ class BrokerPublisher:
             # a second net (a return would mean the alternate exchange itself is missing).
             mandatory=True,
         )
+        if not isinstance(confirmed, Basic.Ack):
+            # A return (the message comes back) or a nack: the broker does not have it.
+            raise NotDelivered(
+                f"{exchange} {routing_key}: not taken by the broker ({type(confirmed).__name__})"
+            )
 
 
 @dataclass
@@ -142,6 +174,8 @@ class ServiceContext:
     background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(
         default_factory=list
     )
+    #: Publishes as the service's own broker user (sealed refusals; the outbox has its own).
+    publisher: BrokerPublisher | None = None
 
     def consume(self, spec: topology.QueueSpec, description: str) -> RabbitSubscriber:
         """The subscriber decorator for ``spec``, with LAPOR's delivery rules.
@@ -166,7 +200,13 @@ class ServiceContext:
         return self.identity_key
 
     async def refuse(self, message: RabbitMessage, reason: Reason | str, **details: object) -> None:
-        """Dead-letter ``message`` for good and record why, for ``lapor dlq list``."""
+        """Dead-letter ``message`` for good and record why, for ``lapor dlq list``.
+
+        One that names a reporter is dead-lettered sealed (shared/sealed_letters.py).
+        """
+        if await self.refuse_sealed(message, routing_key_of(message), reason):
+            log.warning("message refused", extra={"reason": str(reason), **details})
+            return
         raw = message.raw_message
         user_id = raw.user_id
         refusal = Refusal(
@@ -178,6 +218,30 @@ class ServiceContext:
         )
         await self.record_refusal(refusal, message.body)
         await refuse(message, reason, **details)
+
+    async def refuse_sealed(
+        self, message: StreamMessage[Any], routing_key: str, reason: Reason | str
+    ) -> bool:
+        """Dead-letter a refused message that names a reporter with its body sealed, and
+        acknowledge the original; False (nothing done) for any other message, or in a
+        service without the identity key."""
+        if not carries_identity(routing_key) or self.identity_key is None:
+            return False
+        if self.publisher is None:
+            return False
+        sealed = sealed_body(self.identity_key, message.body, message.message_id)
+        user_id = getattr(message.raw_message, "user_id", None)
+        refusal = Refusal(
+            topology.SEALED_REFUSALS,
+            message.message_id,
+            str(reason),
+            str(user_id) if user_id else None,
+            self.clock.now(),
+        )
+        await self.record_refusal(refusal, sealed)
+        await self.publisher.publish_body(topology.REFUSED, routing_key, sealed, message.message_id)
+        await message.ack()
+        return True
 
     async def record_refusal(self, refusal: Refusal, body: bytes) -> None:
         """Keep why a message was refused as long as its dead letter is kept."""
@@ -235,12 +299,15 @@ def build_service(
     async def on_refusal(refusal: Refusal, body: bytes) -> None:
         await context_ref[0].record_refusal(refusal, body)
 
+    async def seal_refused(message: StreamMessage[Any], routing_key: str) -> bool:
+        return await context_ref[0].refuse_sealed(message, routing_key, Reason.UNAUTHORISED)
+
     broker = RabbitBroker(
         settings.amqp_url.get_secret_value(),
         # A store outage is waited out around everything (the refusal record included);
         # replays and admin commands from the wrong sender never reach a handler.
-        middlewares=[store_outage(stop), sender_check(policy, on_refusal)],
-        default_channel=Channel(prefetch_count=settings.prefetch, publisher_confirms=True),
+        middlewares=[store_outage(stop), sender_check(policy, on_refusal, seal_refused)],
+        default_channel=service_channel(settings.prefetch),
         graceful_timeout=30.0,
         app_id=f"lapor-{name}",
         logger=logging.getLogger(f"lapor.{name}.broker"),
@@ -249,9 +316,10 @@ def build_service(
     clock = clock or SystemClock()
     store = Store.from_settings(settings, app_name=f"lapor-{name}")
     identity = identity_protector(name, settings)
+    publisher = BrokerPublisher(broker, broker_user(settings.amqp_url.get_secret_value()))
     outbox = Outbox(
         store.complaints,
-        BrokerPublisher(broker, broker_user(settings.amqp_url.get_secret_value())),
+        publisher,
         grace=timedelta(seconds=settings.outbox_grace_seconds),
         protector=identity,
     )
@@ -268,7 +336,9 @@ def build_service(
         failpoints=failpoints,
         calendar=settings.working_calendar(),
         cases=CaseStore(store.complaints, outbox, failpoints, name, grace),
+        publisher=publisher,
     )
+    context.cases.caps = settings.case_caps()
     context_ref.append(context)
     context.background.append(lambda stop: outbox.run(stop, settings.outbox_scan_seconds))
     register(context)

@@ -9,10 +9,12 @@ it refuses, before any handler runs:
 
 A refused message is dead-lettered (``RejectMessage``: no redelivery), logged without
 identity, and its reason recorded for ``lapor dlq list`` (shared/refusals.py) through the
-``on_refusal`` callback. The checks that need the case (``opd.respond``: does this agency
-hold it? ``reporter.reply``: is this the case's channel?) and reports (which intake
-quarantines, sealed, instead of dead-lettering) stay in the handlers, with the same
-functions of shared/senders.py.
+``on_refusal`` callback. One that names a reporter (a replayed report or reply) is handed
+to ``seal`` instead, which dead-letters it with its body sealed and records the reason
+(shared/sealed_letters.py); the original is then acknowledged. The checks that need the
+case (``opd.respond``: does this agency hold it? ``reporter.reply``: is this the case's
+channel?) and reports (which intake quarantines, sealed, instead of dead-lettering) stay
+in the handlers, with the same functions of shared/senders.py.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from faststream import BaseMiddleware
-from faststream.exceptions import RejectMessage
+from faststream.exceptions import AckMessage, RejectMessage
 from faststream.message import StreamMessage
 
 from shared import topology
@@ -40,6 +42,8 @@ from shared.senders import (
 log = logging.getLogger("lapor.senders")
 
 OnRefusal = Callable[[Refusal, bytes], Awaitable[None]]
+#: Dead-letters a refused message sealed, given its routing key; False if it did not.
+SealRefused = Callable[[StreamMessage[Any], str], Awaitable[bool]]
 
 
 def queue_of(exchange: str | None, delivered_key: str) -> str:
@@ -66,12 +70,12 @@ class SenderCheck(BaseMiddleware):
         context: Any,
         policy: SenderPolicy,
         on_refusal: OnRefusal | None = None,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        seal: SealRefused | None = None,
     ) -> None:
         super().__init__(msg, context=context)
         self._policy = policy
         self._on_refusal = on_refusal
-        self._now = now
+        self._seal = seal
 
     async def consume_scope(
         self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
@@ -98,14 +102,19 @@ class SenderCheck(BaseMiddleware):
                 "message_id": msg.message_id,
             },
         )
+        if self._seal is not None and await self._seal(msg, origin.routing_key):
+            raise AckMessage  # its sealed copy is the dead letter
         if self._on_refusal is not None:
-            refusal = Refusal(queue, msg.message_id, UNAUTHORISED, user_id or None, self._now())
+            # When this check refused it: wall time, not the domain's clock.
+            refusal = Refusal(
+                queue, msg.message_id, UNAUTHORISED, user_id or None, datetime.now(UTC)
+            )
             await self._on_refusal(refusal, msg.body)
         raise RejectMessage
 
 
 def sender_check(
-    policy: SenderPolicy, on_refusal: OnRefusal | None = None
+    policy: SenderPolicy, on_refusal: OnRefusal | None = None, seal: SealRefused | None = None
 ) -> Callable[..., SenderCheck]:
     """The middleware factory FastStream's ``middlewares=[...]`` takes."""
-    return functools.partial(SenderCheck, policy=policy, on_refusal=on_refusal)
+    return functools.partial(SenderCheck, policy=policy, on_refusal=on_refusal, seal=seal)

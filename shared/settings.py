@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.calendar import WorkingCalendar
+from shared.caps import CaseCaps
 from shared.senders import ADMIN_USER, PORTAL_USER, SenderPolicy, SendersMode
 from shared.sla import SlaPolicy
 from shared.topology import DeadLetterLimits
@@ -63,6 +64,13 @@ class LaporSettings(BaseSettings):
     #: and how many are kept at most (RabbitMQ drops the oldest beyond that).
     dead_letter_ttl_hours: float = Field(default=14 * 24, gt=0)
     dead_letter_max: int = Field(default=100_000, ge=1)
+    #: Per-case caps (shared/caps.py): timeline entries, applied commands, reporter
+    #: additions. Reporters and agencies meet the cap; LAPOR's own steps, the admin's and
+    #: steps that end a case have ``LAPOR_CASE_RESERVE`` more, so a full case still ends.
+    case_max_timeline: int = Field(default=1000, ge=1)
+    case_max_applied: int = Field(default=2000, ge=1)
+    case_max_additions: int = Field(default=50, ge=1)
+    case_reserve: int = Field(default=100, ge=0)
 
     @field_validator("pii_key")
     @classmethod
@@ -101,6 +109,15 @@ class LaporSettings(BaseSettings):
     def dead_letter_limits(self) -> DeadLetterLimits:
         """How long and how many dead letters are kept (part of the queue's declaration)."""
         return DeadLetterLimits(self.dead_letter_ttl_hours, self.dead_letter_max)
+
+    def case_caps(self) -> CaseCaps:
+        """The per-case caps, as configured (``LAPOR_CASE_MAX_*``, ``LAPOR_CASE_RESERVE``)."""
+        return CaseCaps(
+            timeline=self.case_max_timeline,
+            applied=self.case_max_applied,
+            additions=self.case_max_additions,
+            reserve=self.case_reserve,
+        )
 
     def pii_keyring(self) -> dict[str, bytes]:
         """Every identity key by id, the current one (``LAPOR_PII_KEY_ID``) included."""

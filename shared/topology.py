@@ -16,6 +16,14 @@ queue yet) is kept in ``lapor.unrouted`` for the admin instead of being dropped.
 so every message in ``lapor.dead-letters`` is one the broker dead-lettered (see
 ``lapor dlq``). Dead letters may hold identity, so that queue keeps them for a limited
 time and up to a limited number (``LAPOR_DEAD_LETTER_TTL_HOURS``, ``LAPOR_DEAD_LETTER_MAX``).
+
+A refused message that carries a reporter's identity (a ``reporter.reply``, a report)
+is not dead-lettered as it came: the refusing service publishes a copy with the body
+sealed to ``lapor.refused`` and acknowledges the original. The copy lands in
+``lapor.sealed-refusals``, a queue nobody consumes whose messages expire at once, so the
+broker itself dead-letters it (``x-death`` reason ``expired``) into ``lapor.dead-letters``
+with its routing key: the dead letter is still one only the broker made, and its body
+holds no plaintext identity (shared/sealed_letters.py).
 """
 
 from __future__ import annotations
@@ -36,10 +44,12 @@ OUTBOUND = "lapor.outbound"
 OVERSIGHT = "lapor.oversight"
 DLX = "lapor.dlx"
 UNROUTABLE = "lapor.unroutable"
+REFUSED = "lapor.refused"
 
-EXCHANGES = (INTAKE, EVENTS, OPD, COMMANDS, OUTBOUND, OVERSIGHT, DLX, UNROUTABLE)
+EXCHANGES = (INTAKE, EVENTS, OPD, COMMANDS, OUTBOUND, OVERSIGHT, DLX, UNROUTABLE, REFUSED)
 DEAD_LETTERS = "lapor.dead-letters"
 UNROUTED = "lapor.unrouted"
+SEALED_REFUSALS = "lapor.sealed-refusals"
 #: Exchanges no client may publish to: only the broker routes into them.
 INTERNAL_EXCHANGES = frozenset({DLX, UNROUTABLE})
 
@@ -126,6 +136,9 @@ PORTAL_OPEN311 = _q("portal.open311", (OUTBOUND, "channel.open311"))
 DEAD_LETTER_QUEUE = QueueSpec(DEAD_LETTERS, ((DLX, "#"),), dead_letter=False)
 # What no queue was bound for; kept without limit, for the admin (never dropped).
 UNROUTED_QUEUE = QueueSpec(UNROUTED, ((UNROUTABLE, ""),), dead_letter=False)
+# Sealed copies of refused messages that carry identity: each expires at once, so the
+# broker dead-letters it to lapor.dlx (see the module doc). Nobody consumes it.
+SEALED_REFUSALS_QUEUE = _q(SEALED_REFUSALS, (REFUSED, "#"))
 
 QUEUES: tuple[QueueSpec, ...] = (
     INTAKE_REPORTS,
@@ -144,6 +157,7 @@ QUEUES: tuple[QueueSpec, ...] = (
     PORTAL_OPEN311,
     DEAD_LETTER_QUEUE,
     UNROUTED_QUEUE,
+    SEALED_REFUSALS_QUEUE,
 )
 
 
@@ -169,6 +183,8 @@ def queue_arguments(
     args: dict[str, Any] = {"x-queue-type": "quorum"}
     if spec.name == DEAD_LETTERS:
         args |= (dead_letter_limits or DeadLetterLimits()).arguments()
+    if spec.name == SEALED_REFUSALS:
+        args["x-message-ttl"] = 0  # dead-lettered by the broker the moment it arrives
     if spec.dead_letter:
         args |= {
             "x-delivery-limit": delivery_limit,

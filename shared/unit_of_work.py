@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared import topology
+from shared.caps import CaseCaps, CaseFull, check_room, growth, no_room, room_filter
 from shared.case import Case
 from shared.contract import _Event as Event  # the common base of domain events
 from shared.contract import event_routing_key
@@ -135,6 +136,10 @@ class CaseChange:
             update["$min"] = self.minimum
         return update
 
+    def caps(self, caps: CaseCaps) -> CaseCaps:
+        """The caps this change meets (LAPOR's and the admin's steps have a reserve)."""
+        return caps.for_step(self.actor, self.source, self.target)
+
 
 #: What a use case returns: a change, a refusal, or nothing to do now.
 Decision = CaseChange | Refusal | None
@@ -158,6 +163,8 @@ class CaseStore:
         # The service's own logger: a service's log reads as one story.
         self._log = logging.getLogger(f"lapor.{service}")
         self._grace = grace
+        #: How much a case may hold (the service sets ``LAPOR_CASE_MAX_*``'s values).
+        self.caps = CaseCaps()
 
     async def find(self, tracking_id: str, projection: Mapping[str, Any] | None) -> Case | None:
         """The case ``tracking_id`` (only ``projection``'s fields), or None."""
@@ -175,13 +182,20 @@ class CaseStore:
         """Store ``change`` and its messages as one guarded update, then publish them.
 
         False when the guard did not match: the case changed since it was read (or the
-        command was applied meanwhile); nothing was written.
+        command was applied meanwhile); nothing was written. Raises :class:`CaseFull` when
+        the case has no room left for what the change adds (shared/caps.py): the cap is
+        part of the filter, so racing replicas cannot pass it either.
         """
         update = change.update()
+        adding = growth(update["$push"])
+        caps = change.caps(self.caps)
         if change.messages:
             update = with_pending(update, change.messages, self._grace, self._outbox.protector)
-        result = await self._complaints.update_one(change.filter(), update)
+        result = await self._complaints.update_one(
+            change.filter() | room_filter(caps, **adding), update
+        )
         if result.matched_count == 0:
+            await self._raise_if_full(change.tracking_id, caps, adding)
             self._log.info(
                 "case changed since it was read; nothing stored",
                 extra={"tracking_id": change.tracking_id, "step": change.step},
@@ -202,6 +216,18 @@ class CaseStore:
             )
         return True
 
+    async def _raise_if_full(self, tracking_id: str, caps: CaseCaps, adding: Document) -> None:
+        """Tell "the case is full" apart from "the case changed" after a guard missed."""
+        for name, count in adding.items():
+            if await self._complaints.find_one(
+                {"_id": tracking_id} | no_room(caps, name, count), {"_id": 1}
+            ):
+                self._log.warning(
+                    "case is full; change refused",
+                    extra={"tracking_id": tracking_id, "field": name, "cap": caps.of(name)},
+                )
+                raise CaseFull(name, caps.of(name))
+
     async def apply(
         self,
         tracking_id: str,
@@ -221,6 +247,9 @@ class CaseStore:
                 return None
             if isinstance(decision, Refusal):
                 raise decision.error()
+            # Refused before a write when the loaded case shows it full (the filter in
+            # commit is what holds against races and against projections without it).
+            check_room(case.doc, decision.caps(self.caps), **growth(decision.update()["$push"]))
             if await self.commit(decision):
                 return decision
         raise CaseKeptChanging(tracking_id)

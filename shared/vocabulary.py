@@ -33,6 +33,7 @@ class Reason(StrEnum):
     EXTENSION_REFUSED = "extension_refused"  # asked twice, no reason, too late a date, none waiting
     INVALID_KOORDINASI = "invalid_koordinasi"  # supporting agencies empty or including the lead
     IDENTITY_UNREADABLE = "identity_unreadable"  # the reporter identity does not open
+    CASE_FULL = "case_full"  # the case holds its maximum of timeline entries, commands or additions
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,11 @@
 
 - :meth:`EmailChannel.submit` publishes an incoming e-mail as a report
   (``lapor.intake`` ``channel.email``) or as a reporter's reply (``lapor.commands``
-  ``reporter.reply``): persistent JSON, waiting for the broker's publisher confirm.
+  ``reporter.reply``): persistent JSON, waiting for the broker's publisher confirm, and
+  signed with the AMQP ``user_id`` of the broker user it connects as. RabbitMQ refuses a
+  ``user_id`` that is not the connection's user, and LAPOR (``LAPOR_SENDERS=enforce``)
+  accepts reports on ``channel.email`` and replies to e-mail cases only from the user
+  ``channel-email`` (``lapor access apply --channel email`` creates it).
 - :meth:`EmailChannel.start` declares the channel's own durable quorum queue
   ``channel.email``, bound to ``lapor.outbound`` with ``channel.email``, and turns every
   notification on it into an e-mail handed to the outbox; a message is acknowledged only
@@ -19,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 from aio_pika.abc import (
@@ -79,6 +84,9 @@ class EmailChannel:
         delivery_limit: int = 5,
     ) -> None:
         self._amqp_url = amqp_url
+        #: Who the messages say sent them: the broker user of ``amqp_url`` (``channel-email``
+        #: in a deployment), which RabbitMQ checks against the connection.
+        self.user_id = unquote(urlsplit(amqp_url).username or "guest")
         self._mailer = mailer
         self._sender = sender
         self._delivery_limit = delivery_limit
@@ -95,13 +103,28 @@ class EmailChannel:
         await self.stop()
 
     async def start(self) -> None:
-        """Connect, declare the channel's own queue and start sending notices."""
+        """Connect, find (or, on a laptop, declare) the channel's own queue and start
+        sending notices."""
         self._connection = await aio_pika.connect_robust(self._amqp_url)
         self._publishing = await self._connection.channel(publisher_confirms=True)
-        consuming = await self._connection.channel()
+        self._queue = await self._own_queue(self._connection)
+        self._consumer_tag = await self._queue.consume(self._on_notification)
+        log.info("e-mail channel started")
+
+    async def _own_queue(self, connection: AbstractRobustConnection) -> AbstractQueue:
+        """The queue ``channel.email``. In a deployment ``lapor access apply`` declared
+        and bound it, and the channel's user may only read it: a passive declare. Where
+        it does not exist yet (a laptop, broad rights), it is declared and bound here."""
+        consuming = await connection.channel()
+        await consuming.set_qos(prefetch_count=8)
+        try:
+            return await consuming.declare_queue(ROUTING_KEY, passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            pass  # the failed passive declare closed that channel
+        consuming = await connection.channel()
         await consuming.set_qos(prefetch_count=8)
         # Like every LAPOR queue: durable, quorum, bounded redelivery, then lapor.dlx.
-        self._queue = await consuming.declare_queue(
+        queue = await consuming.declare_queue(
             ROUTING_KEY,
             durable=True,
             arguments={
@@ -112,9 +135,8 @@ class EmailChannel:
                 "x-overflow": "reject-publish",
             },
         )
-        await self._queue.bind(OUTBOUND, routing_key=ROUTING_KEY)
-        self._consumer_tag = await self._queue.consume(self._on_notification)
-        log.info("e-mail channel started")
+        await queue.bind(OUTBOUND, routing_key=ROUTING_KEY)
+        return queue
 
     async def stop(self) -> None:
         """Stop consuming (the notice in hand finishes) and disconnect."""
@@ -149,6 +171,7 @@ class EmailChannel:
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 message_id=incoming.message_id,
                 app_id=f"lapor-channel-{CHANNEL}",
+                user_id=self.user_id,
             ),
             routing_key=routing_key,
         )

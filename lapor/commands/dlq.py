@@ -33,6 +33,10 @@ admin, so it must not become a way to slip in a message nobody was allowed to se
   ``user_id`` is a service user (or, with ``LAPOR_SENDERS=open``, absent).
 
 The replayed message's own ``user_id`` is the admin's (the user of ``LAPOR_AMQP_URL``).
+
+A refused message that named a reporter died in ``lapor.sealed-refusals`` (reason
+``expired``) with its body sealed (shared/sealed_letters.py); it is listed with the
+refusing service's reason and never replayed: a refusal is final.
 """
 
 from __future__ import annotations
@@ -127,6 +131,8 @@ def distrust(letter: DeadLetter, policy: SenderPolicy) -> str | None:
         return "x-death gives a reason RabbitMQ never gives"
     if not letter.routing_key:
         return "no routing key"
+    if letter.queue == topology.SEALED_REFUSALS:
+        return "a refused message, dead-lettered sealed: a refusal is final (kept for the record)"
     if letter.queue in SENDER_CHECKED_QUEUES:
         return None  # the consumer authorises the original sender again
     if letter.user_id in policy.service_users:

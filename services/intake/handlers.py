@@ -123,7 +123,7 @@ class Intake:
         self._verification_deadline = verification_deadline
         self._max_bytes = max_message_bytes
         self._senders = ctx.settings.sender_policy()
-        #: Per channel, then per reporter (see :meth:`_over_limit`).
+        #: Per channel, then per reporter (see :meth:`_count`).
         self._limits = tuple(limits)
         self._addresses = _Addresses()
 
@@ -160,9 +160,15 @@ class Intake:
         except ReportRefused as refused:
             await self.quarantine(raw, routing_key, message_id, refused)
             return None
-        if (over := await self._over_limit(report)) is not None:
-            await self.quarantine(raw, routing_key, message_id, over)
-            return None
+        over, counted = await self._count(report)
+        if over is not None:
+            # A resend is idempotent (it creates nothing), so it is never over a limit.
+            sent_before = await self._find(report.channel, report.external_id)
+            if sent_before is None:
+                await self.quarantine(raw, routing_key, message_id, over)
+                return None
+            await self._uncount(counted)
+            return await self._resent(sent_before, report, raw, routing_key, message_id)
         await self._ctx.failpoints.reached("intake.before_store")
         # Insert first: a resend is rare, so the unique (channel, external_id) index finds
         # it, instead of a look-up before every new report.
@@ -180,12 +186,8 @@ class Intake:
             except DuplicateKeyError:
                 existing = await self._find(report.channel, report.external_id)
                 if existing is not None:  # sent before, or another replica stored it first
-                    try:
-                        check_resend(existing.get("content_digest"), report)
-                    except ReportRefused as conflict:  # same id, different content
-                        await self.quarantine(raw, routing_key, message_id, conflict)
-                        return None
-                    return await self._acknowledge_resend(existing)
+                    await self._uncount(counted)
+                    return await self._resent(existing, report, raw, routing_key, message_id)
                 continue  # the drawn tracking ID was taken: draw again
             except STORE_UNREACHABLE:
                 raise  # waited out by the consumer (shared/outage.py), never quarantined
@@ -230,8 +232,27 @@ class Intake:
         admin = (resubmitted_by or "").strip()[:100] or None
         return {"quarantine_id": quarantine_id, "by": sender, "admin": admin}
 
-    async def _over_limit(self, report: ReportSubmitted) -> ReportRefused | None:
-        """The refusal of a report over a rate limit (parked in quarantine), or None.
+    async def _resent(
+        self,
+        existing: Document,
+        report: ReportSubmitted,
+        raw: bytes,
+        routing_key: str,
+        message_id: str | None,
+    ) -> str | None:
+        """A report whose (channel, external_id) is stored: acknowledged again, or, with
+        other content, quarantined as ``external_id_conflict``."""
+        try:
+            check_resend(existing.get("content_digest"), report)
+        except ReportRefused as conflict:  # same id, different content
+            await self.quarantine(raw, routing_key, message_id, conflict)
+            return None
+        return await self._acknowledge_resend(existing)
+
+    async def _count(self, report: ReportSubmitted) -> tuple[ReportRefused | None, list[str]]:
+        """Count the report in its rate-limit windows: the refusal of a report over a limit
+        (parked in quarantine) or None, and the counters it was counted in (a resend is
+        taken back out of them, :meth:`_uncount`).
 
         Fixed windows counted in the store, so every replica counts together; the
         counter's id holds a digest, never a contact. One round trip for every limit: a
@@ -242,7 +263,7 @@ class Intake:
         """
         counters = self._counters(report)
         if not counters:
-            return None
+            return None, []
         rate_limits = self._ctx.store.db[RATE_LIMITS]
         try:
             await rate_limits.bulk_write(
@@ -256,7 +277,7 @@ class Intake:
                 ],
                 ordered=True,
             )
-            return None
+            return None, [bucket for _, bucket, _ in counters]
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors") or []
             if exc.details.get("writeConcernErrors") or not errors:
@@ -264,16 +285,25 @@ class Intake:
             if errors[0].get("code") != _DUPLICATE_KEY:
                 raise
             full = int(errors[0]["index"])
+        counted = [bucket for _, bucket, _ in counters[:full]]
         for limit, bucket, ends in counters[full:]:
-            counted = await rate_limits.find_one_and_update(
+            window = await rate_limits.find_one_and_update(
                 {"_id": bucket},
                 {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": ends}},
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
-            if counted is not None and not limit.admits(int(counted["count"])):
-                return limit.refusal(report.channel, report.external_id)
-        return None
+            counted.append(bucket)
+            if window is not None and not limit.admits(int(window["count"])):
+                return limit.refusal(report.channel, report.external_id), counted
+        return None, counted
+
+    async def _uncount(self, counters: list[str]) -> None:
+        """Take a report back out of the windows it was counted in (it was a resend)."""
+        if counters:
+            await self._ctx.store.db[RATE_LIMITS].update_many(
+                {"_id": {"$in": counters}}, {"$inc": {"count": -1}}
+            )
 
     def _counters(self, report: ReportSubmitted) -> list[tuple[RateLimit, str, datetime]]:
         """Each limit that applies to ``report``: the limit, its counter's id, its end."""

@@ -199,6 +199,9 @@ def test_what_is_trusted_in_a_dead_letter() -> None:
     assert distrust(letter(None, None, None), policy)
     assert distrust(letter("routing.commands", "rejected", "channel-sms", ""), policy)
     assert distrust(letter("routing.commands", "rejected", "channel-sms", "other"), policy)
+    # A refusal dead-lettered sealed is final, even from the service that sealed it.
+    sealed = distrust(letter(topology.SEALED_REFUSALS, "expired", "lapor-routing"), policy)
+    assert sealed is not None and "final" in sealed
 
 
 async def test_a_services_refusal_reason_is_shown_beside_the_brokers(

@@ -10,22 +10,29 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import pytest
 
 from examples.email_channel.adapter import DirectoryOutbox, EmailChannel
+from lapor.commands.access import Rabbitmqctl, apply, channel_grant
+from lapor.rabbitmqctl import RabbitmqctlError, rabbitmqctl
 from services.intake import app as intake_app
+from services.routing import app as routing_app
 from shared import topology
 from shared.pii import IdentityProtector
 from shared.settings import IntakeSettings
 from shared.storage import Store
+from tests.conftest import make_settings
+from tests.servers import Servers
 from tests.support import Listener, eventually
 
 pytestmark = pytest.mark.integration
@@ -213,6 +220,7 @@ async def test_a_reply_email_becomes_a_reporter_reply_command(
     assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
     assert message.content_type == "application/json"
     assert message.message_id == command["message_id"]
+    assert message.user_id == channel.user_id  # its broker user, checked by RabbitMQ
 
 
 async def test_a_notification_that_cannot_be_emailed_is_dead_lettered_not_lost(
@@ -231,6 +239,81 @@ async def test_a_notification_that_cannot_be_emailed_is_dead_lettered_not_lost(
         [dead] = await dead_letters.wait_for(lambda b: len(b) >= 1)
     assert dead == notice
     assert sent_emails(outbox) == []
+
+
+def _ctl(*args: str) -> None:
+    try:
+        rabbitmqctl("--quiet", *args, timeout=120)
+    except RabbitmqctlError as exc:
+        if "did not answer" in str(exc):
+            pytest.fail(str(exc))
+
+
+@pytest.fixture
+async def channel_email_url(servers: Servers, tmp_path: Path) -> AsyncIterator[str]:
+    """The broker user ``channel-email`` with exactly the rights ``lapor access apply
+    --channel email`` gives it (its queue declared by the admin, read-only to it)."""
+    if shutil.which("rabbitmqctl") is None:
+        pytest.fail("this test needs rabbitmqctl and the local RabbitMQ node to add a user")
+    passwords = tmp_path / "broker-passwords.txt"
+    try:
+        await apply(
+            Rabbitmqctl(),
+            [channel_grant("email")],
+            amqp_url=servers.amqp_url,
+            delivery_limit=3,
+            passwords_file=passwords,
+        )
+        [line] = [row for row in passwords.read_text().splitlines() if not row.startswith("#")]
+        user, password = line.split("\t")
+        parts = urlsplit(servers.amqp_url)
+        host = parts.netloc.split("@")[-1]
+        yield urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
+    finally:
+        _ctl("delete_user", "channel-email")
+
+
+async def test_the_adapter_works_where_lapor_enforces_who_may_send(
+    amqp: aio_pika.abc.AbstractConnection,
+    servers: Servers,
+    db_name: str,
+    store: Store,
+    channel_email_url: str,
+    tmp_path: Path,
+) -> None:
+    """With ``LAPOR_SENDERS=enforce``, an e-mail from the adapter connected as
+    ``channel-email`` (with only the rights ``lapor access apply`` gives) is taken in, not
+    quarantined as ``unauthorised``, and the reporter's reply e-mail is applied to their
+    case by routing."""
+    enforced = make_settings(servers, db_name, senders="enforce")
+    outbox = tmp_path / "outbox"
+    adapter = EmailChannel(channel_email_url, CountingOutbox(outbox))
+    assert adapter.user_id == "channel-email"
+    try:
+        async with (
+            intake_app.create(enforced),
+            routing_app.create(enforced),
+            adapter,
+        ):
+            await adapter.submit(REPORT)
+            [acknowledgement] = await eventually(lambda: sent_emails(outbox), timeout=15)
+            tracking_id = acknowledgement["X-LAPOR-Tracking-ID"]
+            more = "Lampu yang mati ada tiga, di depan gerbang sekolah."
+            await adapter.submit(reply_email(tracking_id, more, "reply-enforced"))
+
+            async def added() -> dict[str, Any] | None:
+                case = await store.complaints.find_one({"_id": tracking_id})
+                return case if case and case.get("additions") else None
+
+            case = await eventually(added)
+    finally:
+        cleanup = await amqp.channel()
+        await cleanup.queue_delete("channel.email")
+        await cleanup.close()
+    assert [a["text"] for a in case["additions"]] == [more]
+    assert "email-reply:reply-enforced@mail.contoh.id" in case["applied"]
+    assert await store.quarantine.count_documents({}) == 0
+    assert await store.db["refusals"].count_documents({}) == 0
 
 
 def test_the_example_codes_against_the_contract_only() -> None:

@@ -1,7 +1,8 @@
 """Identity fails closed through the running services (issue 10): a case whose identity
 does not open is never dispatched, and after a full pipeline run no plaintext name or
 contact of a named (not *anonim*) reporter is readable in any stored document or dead
-letter — pending outbox bodies included, which are sealed."""
+letter — pending outbox bodies included, which are sealed, and a refused reporter.reply,
+which is dead-lettered sealed."""
 
 from __future__ import annotations
 
@@ -58,6 +59,17 @@ async def waiting_on_agencies(amqp: AbstractConnection) -> int:
         total += int(queue.declaration_result.message_count or 0)
     await channel.close()
     return total
+
+
+async def dead_letter_ids(amqp: AbstractConnection) -> set[str]:
+    """The message IDs in ``lapor.dead-letters`` (left in place)."""
+    channel = await amqp.channel()
+    queue = await channel.get_queue(topology.DEAD_LETTERS)
+    found: set[str] = set()
+    while (message := await queue.get(no_ack=False, fail=False)) is not None:
+        found.add(str(message.message_id))
+    await channel.close()  # every one goes back
+    return found
 
 
 async def test_a_case_whose_identity_does_not_open_is_not_dispatched(
@@ -149,7 +161,27 @@ async def test_no_plaintext_identity_anywhere_after_a_full_pipeline_run(
     except AssertionError:
         raise AssertionError(f"the cases did not settle: {seen}") from None
     assert await waiting_on_agencies(amqp) >= 1  # the agencies got their Dispositions
-    hits = await plaintext_identity(store.db, [NAME, PHONE, "6281277889900"], amqp)
+
+    # A reporter.reply that is refused (no such case) is dead-lettered sealed.
+    refused_reply = {
+        "message_id": f"reply-{uuid.uuid4().hex[:8]}",
+        "tracking_id": "ZZZZ-ZZZZ-ZZZZ",
+        "channel": "whatsapp",
+        "reporter": {"name": NAME, "phone": PHONE, "email": "siti.wulandari@contoh.id"},
+        "action": "add_information",
+        "message": "Masih rusak.",
+    }
+    await publish(
+        amqp, topology.COMMANDS, "reporter.reply", refused_reply, refused_reply["message_id"]
+    )
+
+    async def reply_dead() -> bool:
+        refusal = await store.db["refusals"].find_one({"message_id": refused_reply["message_id"]})
+        return refusal is not None and await dead_letter_ids(amqp) >= {refused_reply["message_id"]}
+
+    await eventually(reply_dead)
+    needles = [NAME, PHONE, "6281277889900", "siti.wulandari@contoh.id"]
+    hits = await plaintext_identity(store.db, needles, amqp)
     assert hits == [], hits
 
 

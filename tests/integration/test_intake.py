@@ -452,3 +452,32 @@ async def test_a_case_another_replica_took_in_gets_its_notice_from_the_store(
     assert notice["in_reply_to"] == case["external_id"]
     assert notice["recipient"]["phone"] == "+6281311112222"
     assert "telah diverifikasi" in notice["text"]
+
+
+async def test_a_resend_never_counts_against_a_rate_limit(
+    amqp: aio_pika.abc.AbstractConnection, servers: Servers, db_name: str, store: Store
+) -> None:
+    """A channel resending the same report (same id, same content) gets its tracking ID
+    again, however full the windows are, and leaves room for the reporter's next report."""
+    limited = make_settings(
+        servers, db_name, rate_limit_per_reporter_hour=2, rate_limit_per_channel_minute=2
+    )
+    first = report(description="Laporan pertama: lampu jalan di gang satu mati sejak kemarin.")
+    second = report(description="Laporan kedua: saluran air di gang dua tersumbat sampah.")
+    third = report(description="Laporan ketiga: trotoar di gang tiga rusak dan berlubang.")
+    async with (
+        intake_app.create(limited),
+        Listener(amqp, topology.EVENTS, "intake.rejected") as rejected,
+        Listener(amqp, topology.OUTBOUND, "channel.telegram") as outbound,
+    ):
+        # One at a time, so that the order is the one written here.
+        for n, body in enumerate([first, first, first, second, first], start=1):
+            await publish(amqp, "lapor.intake", "channel.telegram", body)
+            await outbound.wait_for(lambda b, n=n: len(b) == n)
+        assert await store.complaints.count_documents({}) == 2  # the resends made nothing
+        await publish(amqp, "lapor.intake", "channel.telegram", third)
+        [parked] = await rejected.wait_for(lambda b: len(b) == 1)
+    assert (parked["reason"], parked["external_id"]) == ("rate_limited", third["external_id"])
+    tracking_ids = {b["tracking_id"] for b in outbound.bodies()}
+    assert len(tracking_ids) == 2
+    assert await store.quarantine.count_documents({}) == 1

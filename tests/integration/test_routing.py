@@ -653,9 +653,11 @@ async def test_a_reply_from_anyone_but_the_reporter_is_refused(
         # Both refused (dead-lettered): their handling is over and published nothing.
         assert events(await domain.flush(), "closed", tid) == []
         assert events(domain.bodies(), "reopened", tid) == []
+    # Dead-lettered sealed (it names a reporter): the tracking ID readable, no contact.
     assert json.loads(refused.body)["tracking_id"] == tid
+    assert "Siti" not in refused.body.decode() and "1111" not in refused.body.decode()
     x_death: Any = refused.headers["x-death"]
-    assert x_death[0]["reason"] == "rejected"
+    assert (x_death[0]["queue"], x_death[0]["reason"]) == (topology.SEALED_REFUSALS, "expired")
     assert (await stored(store, tid))["status"] == "resolved"
     assert await desk.waiting() == 0
 

@@ -206,7 +206,11 @@ async def test_forgeries_are_refused_and_change_nothing(
     reply = {
         "tracking_id": tid,
         "channel": users.tg,
-        "reporter": {"name": "Budi Santoso", "phone": "+6281234567890"},
+        "reporter": {
+            "name": "Budi Santoso",
+            "phone": "+6281234567890",
+            "email": "budi.santoso@contoh.id",
+        },
         "action": "add_information",
         "message": "Lubangnya makin besar",
     }
@@ -263,6 +267,17 @@ async def test_forgeries_are_refused_and_change_nothing(
 
     await eventually(lambda: _contains(dead_letters(), forged))
 
+    # The reply from the other channel named the reporter: its dead letter holds no
+    # plaintext contact, and says why it died.
+    [sealed] = [m for m in await dead_letter_messages(servers.amqp_url) if m.message_id == "f-6"]
+    body = sealed.body.decode()
+    for contact in ("Budi", "Santoso", "6281234567890", "budi.santoso@contoh.id"):
+        assert contact not in body
+    assert json.loads(body)["tracking_id"] == tid
+    [listed] = [m for m in await list_dead_letters(servers.amqp_url, 100) if m.message_id == "f-6"]
+    assert (listed.queue, listed.reason) == (topology.SEALED_REFUSALS, "expired")
+    assert await refused_as(store, "f-6") == "unauthorised"
+
     after = {c["_id"]: kept(c) async for c in store.complaints.find({})}
     assert after == before, "a refused message changed a case"
     assert (
@@ -298,6 +313,19 @@ async def test_forgeries_are_refused_and_change_nothing(
     await eventually(taken_in)
     for message_id in ("ok-1", "ok-2", "ok-3"):
         assert await refused_as(store, message_id) is None
+
+
+async def dead_letter_messages(amqp_url: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Every dead letter, bodies included, left in place."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(topology.DEAD_LETTERS)
+        found = []
+        while (message := await queue.get(no_ack=False, fail=False)) is not None:
+            found.append(message)
+        await channel.close()  # every one goes back
+    return found
 
 
 async def _contains(value: Any, wanted: list[str]) -> bool:

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from shared import topology
+from shared.runtime import IDENTITY_READERS
 from shared.settings import IntakeSettings
 
 pytestmark = pytest.mark.unit
@@ -306,6 +307,18 @@ def test_services_may_publish_what_their_outboxes_hold_but_no_report_or_command(
             assert not _allows(grant["write"], exchange), (name, exchange)
         for spec in topology.QUEUES:  # writing a queue means binding it to anything
             assert not _allows(grant["write"], spec.name), (name, spec.name)
+
+
+def test_only_the_services_holding_the_identity_key_may_dead_letter_sealed(
+    compose: dict[str, Any], definitions: dict[str, Any]
+) -> None:
+    # A refused message that names a reporter is dead-lettered sealed by the service that
+    # refused it, through lapor.refused (shared/sealed_letters.py): intake and routing.
+    for name in LAPOR_SERVICES:
+        grant = _permissions(definitions, amqp_user(compose, name))
+        may = name in IDENTITY_READERS
+        assert _allows(grant["write"], topology.REFUSED) == may, name
+        assert not _allows(grant["write"], topology.SEALED_REFUSALS), name
 
 
 def test_only_routing_may_declare_agency_queues(

@@ -1,0 +1,68 @@
+"""Returns handled (issue 10): a message the broker returns is never counted as delivered.
+
+Every LAPOR exchange has an alternate exchange, so in a correct topology nothing is ever
+returned. This test declares an exchange *without* one (as an older or hand-made
+topology would have), publishes a message no queue is bound for through the services'
+own publisher, and shows that the publish raises and the outbox keeps the message
+pending for the next relay — in both a service's channel (which raises on returns) and a
+FastStream default channel (which reports a return as a result).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import aio_pika
+import pytest
+from faststream.rabbit import RabbitBroker
+from faststream.rabbit.schemas import Channel
+
+from shared.outbox import Outbox, OutboxMessage
+from shared.runtime import BrokerPublisher, service_channel
+from shared.storage import Store
+from tests.servers import Servers
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def bare_exchange(amqp: aio_pika.abc.AbstractConnection) -> AsyncIterator[str]:
+    """A topic exchange with no alternate exchange and no queue bound."""
+    name = f"lapor.test-returns-{uuid.uuid4().hex[:8]}"
+    channel = await amqp.channel()
+    await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=False)
+    yield name
+    await channel.exchange_delete(name)
+    await channel.close()
+
+
+@pytest.mark.parametrize(
+    "channel",
+    [service_channel(4), Channel(publisher_confirms=True)],
+    ids=["service-channel", "faststream-default-channel"],
+)
+async def test_a_returned_message_stays_in_the_outbox(
+    bare_exchange: str, servers: Servers, store: Store, channel: Channel
+) -> None:
+    broker = RabbitBroker(servers.amqp_url, default_channel=channel)
+    await broker.connect()
+    try:
+        publisher = BrokerPublisher(broker, "guest")
+        outbox = Outbox(store.complaints, publisher, grace=timedelta(0))
+        message = OutboxMessage(bare_exchange, "opd.gone", "m-returned-1", {"n": 1})
+        await store.complaints.insert_one(
+            {"_id": "C-RETURN", "outbox": [message.to_document()], "outbox_due_at": None}
+        )
+        with pytest.raises(Exception) as raised:
+            await outbox.deliver("C-RETURN", [message])
+        assert "not taken" in str(raised.value) or "NO_ROUTE" in str(raised.value)
+        stored = await store.complaints.find_one({"_id": "C-RETURN"})
+        assert stored is not None
+        assert [m["message_id"] for m in stored["outbox"]] == ["m-returned-1"]
+
+        # The same publisher delivers a routable message: the check is not "always raise".
+        await publisher.publish(OutboxMessage("lapor.events", "complaint.test", "m-ok-1", {}))
+    finally:
+        await broker.stop()
