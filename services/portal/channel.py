@@ -19,13 +19,13 @@ from urllib.parse import unquote, urlsplit
 
 from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker
-from faststream.rabbit.schemas import Channel
+from pamqp.commands import Basic
 from pydantic import ValidationError
 
 from services.portal.store import PortalStore
 from shared import topology
 from shared.contract import Notification
-from shared.runtime import raw_body
+from shared.runtime import NotDelivered, raw_body, service_channel
 
 log = logging.getLogger("lapor.portal.channel")
 
@@ -51,8 +51,11 @@ class Publisher:
         message_id: str,
         headers: dict[str, Any] | None = None,
     ) -> None:
-        """Publish one message; raises if the broker does not confirm it."""
-        await self._broker.publish(
+        """Publish one message; raises if the broker does not take it (a nack, or a return
+        because no queue and no alternate exchange took it): only a ``basic.ack`` counts,
+        as for the services (shared/runtime.py ``BrokerPublisher``), so the page says
+        "not sent, send again" instead of "sent" for a message the broker dropped."""
+        confirmed = await self._broker.publish(
             json.dumps(body, ensure_ascii=False).encode(),
             exchange=topology.exchange(exchange),
             routing_key=routing_key,
@@ -61,7 +64,12 @@ class Publisher:
             content_type="application/json",
             user_id=self._user_id,
             headers=headers,
+            mandatory=True,
         )
+        if not isinstance(confirmed, Basic.Ack):
+            raise NotDelivered(
+                f"{exchange} {routing_key}: not taken by the broker ({type(confirmed).__name__})"
+            )
 
 
 class NoticeBoard:
@@ -131,10 +139,10 @@ class NoticeBoard:
 
 
 def make_broker(amqp_url: str, prefetch: int) -> RabbitBroker:
-    """The portal's broker connection (publisher confirms on)."""
+    """The portal's broker connection (publisher confirms on; a returned message raises)."""
     return RabbitBroker(
         amqp_url,
-        default_channel=Channel(prefetch_count=prefetch, publisher_confirms=True),
+        default_channel=service_channel(prefetch),
         graceful_timeout=15.0,
         app_id="lapor-portal",
         logger=logging.getLogger("lapor.portal.broker"),

@@ -16,11 +16,14 @@ from datetime import timedelta
 
 import aio_pika
 import pytest
+from aiormq.exceptions import PublishError
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.schemas import Channel
 
+from services.portal.channel import Publisher
+from services.portal.channel import make_broker as portal_broker
 from shared.outbox import Outbox, OutboxMessage
-from shared.runtime import BrokerPublisher, service_channel
+from shared.runtime import BrokerPublisher, NotDelivered, service_channel
 from shared.storage import Store
 from tests.servers import Servers
 
@@ -64,5 +67,22 @@ async def test_a_returned_message_stays_in_the_outbox(
 
         # The same publisher delivers a routable message: the check is not "always raise".
         await publisher.publish(OutboxMessage("lapor.events", "complaint.test", "m-ok-1", {}))
+    finally:
+        await broker.stop()
+
+
+async def test_the_portal_never_counts_a_returned_message_as_sent(
+    bare_exchange: str, servers: Servers
+) -> None:
+    """The portal's publisher too: the citizen sees "not sent, send again", not "sent"."""
+    broker = portal_broker(servers.amqp_url, prefetch=4)
+    await broker.connect()
+    try:
+        publisher = Publisher(broker, "guest")
+        # The portal's channel raises on a return (aiormq's PublishError); a channel that
+        # reported it as a result would give NotDelivered.
+        with pytest.raises((NotDelivered, PublishError)):
+            await publisher.publish(bare_exchange, "channel.web", {"n": 1}, "m-portal-returned")
+        await publisher.publish("lapor.events", "complaint.test", {}, "m-portal-ok")
     finally:
         await broker.stop()
