@@ -1,28 +1,38 @@
-"""Escalation's use cases as pure decisions: fire one due step, close a silent case.
+"""Escalation's use cases as pure decisions: fire one due step, close a silent case, and
+the timer an event implies.
 
 No IO: each ``decide_…`` reads the case as the scanner claimed it and returns the
 :class:`~shared.unit_of_work.CaseChange` to commit. A step's change is guarded by the
 fields the rules read (see ``POLICY_FIELDS``) and by its key not being in
 ``escalation.fired`` yet, so any number of replicas fire each step once.
+
+:func:`presume` is the timer's shortcut: most events name every field their status's plan
+reads (a received case's verification deadline, a dispatched case's deadlines), so the
+timer can be written without reading the case first, guarded by exactly those fields.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.escalation import notices
 from services.escalation.policy import (
+    PLAN_INPUTS,
     POLICY_FIELDS,
     CaseClock,
+    Plan,
     Rung,
     field_value,
     notifies_oversight,
     oversight_routing_key,
+    plan,
     responsible_agency,
 )
 from shared import topology
+from shared.calendar import WorkingCalendar
 from shared.case import Case
 from shared.contract import (
     ComplaintArchived,
@@ -34,6 +44,7 @@ from shared.contract import (
 )
 from shared.lifecycle import Actor, ArchiveReason, Status
 from shared.outbox import OutboxMessage
+from shared.sla import SlaPolicy
 from shared.unit_of_work import CaseChange, Command
 from shared.vocabulary import Reason, Refusal
 
@@ -221,3 +232,122 @@ def decide_acknowledge(
     change.summary = "escalation notice acknowledged"
     change.details = {"target": str(ack.target), "level": ack.level}
     return change
+
+
+# --- the timer an event implies ---------------------------------------------------------
+
+#: How old an event may be for :func:`presume` to trust it: a late one most likely
+#: describes a case that has moved on since, and its guarded write would only miss.
+FRESH = timedelta(seconds=2)
+#: The stored fields an event names: ``{event: {stored path: the event's field}}``.
+_NAMED: Mapping[str, Mapping[str, str]] = {
+    "received": {"deadlines.verification": "verification_deadline"},
+    "deferred": {"deadlines.deferral": "deferral_deadline"},
+    "dispatched": {
+        "deadlines.follow_up": "follow_up_deadline",
+        "deadlines.resolution": "resolution_deadline",
+    },
+    "resolved": {"deadlines.auto_close": "auto_close_at"},
+}
+#: What an event leaves unsaid but usually holds: a dispatch finds no answer yet and an
+#: agency in the deployment's own zone (the guard catches the other cases).
+_USUALLY: Mapping[str, Mapping[str, Any]] = {
+    "dispatched": {"first_answer_at": None, "agency_tz": None},
+}
+
+
+def timer_update(the_plan: Plan) -> Document:
+    """The update that stores a plan's live deadline and next time."""
+    live = the_plan.live
+    update: Document = {
+        "$set": {
+            "escalation.live": None if live is None else {"kind": str(live.kind), "at": live.at}
+        }
+    }
+    if the_plan.next_at is None:
+        update["$unset"] = {"escalation.next_at": ""}
+    else:
+        update["$set"]["escalation.next_at"] = the_plan.next_at
+    return update
+
+
+@dataclass(frozen=True)
+class Presumption:
+    """A case's timer as an event implies it, and the guard under which that holds."""
+
+    tracking_id: str
+    status: Status
+    #: The plan's inputs as the event names them (dotted paths; None: absent).
+    inputs: Mapping[str, Any]
+    the_plan: Plan
+    #: The keys of the live deadline's whole ladder: none of them may have fired yet.
+    ladder_keys: tuple[str, ...]
+
+    def filter(self) -> Document:
+        """Matches the case only while every field its plan reads is as presumed."""
+        query: Document = {"_id": self.tracking_id, "status": str(self.status)} | dict(self.inputs)
+        if self.ladder_keys:
+            query["escalation.fired"] = {"$nin": list(self.ladder_keys)}
+        return query
+
+    def update(self) -> Document:
+        """The timer's update (see :func:`timer_update`)."""
+        return timer_update(self.the_plan)
+
+
+def presume(
+    tracking_id: str,
+    event: Mapping[str, Any],
+    now: datetime,
+    sla: SlaPolicy,
+    calendar: WorkingCalendar,
+) -> Presumption | None:
+    """The timer ``event`` implies for its case, when it names every field the plan of its
+    status reads and is fresh; None when the case must be read instead."""
+    try:
+        status = Status(str(event.get("status")))
+    except ValueError:
+        return None
+    occurred_at = _instant(event.get("occurred_at"))
+    if occurred_at is None or now - occurred_at > FRESH:
+        return None
+    kind = str(event.get("event"))
+    known: dict[str, Any] = dict(_USUALLY.get(kind, {}))
+    for path, name in _NAMED.get(kind, {}).items():
+        if (at := _instant(event.get(name))) is not None:
+            known[path] = at
+    needed = PLAN_INPUTS[status]
+    if not all(path in known for path in needed):
+        return None
+    inputs = {path: known[path] for path in needed}
+    clock = CaseClock.from_document(_document(tracking_id, status, inputs))
+    the_plan = plan(sla, calendar, clock)
+    # Nothing fired in the presumed case: its pending steps are the live deadline's ladder.
+    keys = tuple(rung.key for rung in the_plan.pending)
+    return Presumption(tracking_id, status, inputs, the_plan, keys)
+
+
+def _instant(value: Any) -> datetime | None:
+    """An aware datetime from an event's JSON, as MongoDB stores it (milliseconds, UTC)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if at.tzinfo is None:
+        return None
+    at = at.astimezone(UTC)
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
+def _document(tracking_id: str, status: Status, inputs: Mapping[str, Any]) -> Document:
+    """A stored case's shape holding only ``inputs`` (dotted paths) and its status."""
+    doc: Document = {"_id": tracking_id, "status": str(status)}
+    for path, value in inputs.items():
+        *parents, name = path.split(".")
+        node = doc
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[name] = value
+    return doc

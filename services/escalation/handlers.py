@@ -2,8 +2,10 @@
 
 The timer of a case is ``escalation.next_at`` on its document (indexed). Two things move
 it: any ``complaint.*`` event (:meth:`Escalation.reschedule` re-reads the case and
-recomputes it) and the scanner (:meth:`Escalation.scan_once`), which claims cases whose
-time has come, fires their due steps and stores the next time.
+recomputes it; a fresh event that names every field its status's plan reads writes the
+timer straight away, guarded by those fields, and reads only when the guard misses) and
+the scanner (:meth:`Escalation.scan_once`), which claims cases whose time has come, fires
+their due steps and stores the next time.
 
 Exactly once, with any number of replicas: a step is fired by ONE conditional update that
 records its key in ``escalation.fired`` (guarded by "key not yet there" and by the fields
@@ -30,7 +32,9 @@ from services.escalation.decisions import (
     decide_auto_close,
     decide_expire_deferral,
     decide_fire,
+    presume,
     read_guard,
+    timer_update,
 )
 from services.escalation.policy import CaseClock, LiveDeadline, Plan, Rung, plan
 from shared.case import Case
@@ -72,9 +76,10 @@ _MILLISECOND = timedelta(milliseconds=1)
 
 
 class _EventRef(BaseModel):
-    """The part of any ``complaint.*`` event escalation reads: which case it is about."""
+    """Which case a ``complaint.*`` event is about; its other fields are kept as sent (a
+    field this version does not know, or cannot read, is no reason to refuse it)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="allow")
 
     tracking_id: TrackingId
 
@@ -116,7 +121,19 @@ class Escalation:
         except ValidationError as exc:
             await refuse(message, Reason.INVALID_EVENT, errors=exc.error_count())
             return
+        if await self._store_presumed(ref.tracking_id, ref.model_extra or {}):
+            return
         await self.reschedule(ref.tracking_id)
+
+    async def _store_presumed(self, tracking_id: str, event: Document) -> bool:
+        """Write the timer ``event`` implies, if it implies one and the case is still as
+        the event says (one guarded update instead of a read and a write)."""
+        ctx = self._ctx
+        presumed = presume(tracking_id, event, ctx.clock.now(), ctx.settings.sla, ctx.calendar)
+        if presumed is None:
+            return False
+        result = await self._complaints.update_one(presumed.filter(), presumed.update())
+        return result.matched_count == 1
 
     async def reschedule(self, tracking_id: str) -> datetime | None:
         """Store when the case's next step is due, from the case as it is stored now."""
@@ -152,12 +169,7 @@ class Escalation:
             and _same(stored.get("next_at"), next_at)
         ):
             return True  # nothing to write (the usual answer to our own events)
-        update: Document = {"$set": {"escalation.live": live}}
-        if next_at is None:
-            update["$unset"] = {"escalation.next_at": ""}
-        else:
-            update["$set"]["escalation.next_at"] = next_at
-        result = await self._complaints.update_one(read_guard(doc), update)
+        result = await self._complaints.update_one(read_guard(doc), timer_update(the_plan))
         return result.matched_count == 1
 
     async def backfill(self) -> int:

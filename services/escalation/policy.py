@@ -89,6 +89,32 @@ POLICY_FIELDS = (
 )
 
 
+#: For each status, the stored fields its plan reads (a subset of ``POLICY_FIELDS``; the
+#: fired keys aside): the rest of the case cannot change its timer. Follows
+#: :func:`_live_kind` and :func:`live_deadline` (a unit test holds them together).
+PLAN_INPUTS: Mapping[Status, tuple[str, ...]] = {
+    Status.RECEIVED: ("deadlines.verification",),
+    Status.NEEDS_REVIEW: ("deadlines.verification",),
+    Status.AWAITING_ROUTING: (
+        "deadlines.admin_desk",
+        "dispatched_at",
+        "deadlines.verification",
+    ),
+    Status.DEFERRED: ("deadlines.deferral",),
+    Status.DISPATCHED: (
+        "deadlines.follow_up",
+        "first_answer_at",
+        "deadlines.resolution",
+        "agency_tz",
+    ),
+    Status.IN_PROGRESS: ("deadlines.resolution", "agency_tz"),
+    Status.RESOLVED: ("deadlines.auto_close",),
+    Status.VERIFIED: (),
+    Status.CLOSED: (),
+    Status.ARCHIVED: (),
+}
+
+
 def field_value(doc: Mapping[str, Any], path: str) -> Any:
     """The value at a dotted ``path`` of a document, or None where it is absent."""
     value: Any = doc
