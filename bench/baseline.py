@@ -91,9 +91,15 @@ async def paced(count: int, rate: float, send: Callable[[int], Awaitable[None]])
         await send(n)
 
 
-async def _relay(
-    channel: AbstractChannel, source: AbstractQueue, target: str, prefetch: int
+async def relay(
+    channel: AbstractChannel,
+    source: AbstractQueue,
+    target: str,
+    prefetch: int,
+    forwarded: Callable[[], None] | None = None,
 ) -> None:
+    """The raw hop: consume from ``source``, publish to ``target`` with the channel's
+    confirms, ack; ``forwarded`` is told after each message."""
     await channel.set_qos(prefetch_count=prefetch)
     exchange = channel.default_exchange
 
@@ -107,6 +113,8 @@ async def _relay(
             routing_key=target,
         )
         await message.ack()
+        if forwarded is not None:
+            forwarded()
 
     await source.consume(forward)
 
@@ -123,9 +131,7 @@ async def relays(amqp_url: str, middle_workers: int, prefetch: int) -> None:
         workers += [(queues[1], NAMES[2])] * middle_workers
         workers += [(queues[2], NAMES[3])]
         for source, target in workers:
-            await _relay(
-                await connection.channel(publisher_confirms=True), source, target, prefetch
-            )
+            await relay(await connection.channel(publisher_confirms=True), source, target, prefetch)
         # The parent waits for this line: a quorum queue's declare-ok does not count consumers.
         print("consuming", flush=True)
         await stop.wait()

@@ -37,11 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.baseline import QUORUM
+from bench.baseline import QUORUM, relay
 from bench.pipeline import _rabbitmqctl
 
 SOURCE = "bench.framework.source"
@@ -98,23 +97,8 @@ async def raw_hop(amqp_url: str, done: Done, prefetch: int) -> Callable[[], Awai
     """The raw relay: consume, publish with confirm, ack."""
     connection = await aio_pika.connect(amqp_url)
     channel = await connection.channel(publisher_confirms=True)
-    await channel.set_qos(prefetch_count=prefetch)
     queue = await channel.get_queue(SOURCE)
-    exchange = channel.default_exchange
-
-    async def forward(message: AbstractIncomingMessage) -> None:
-        await exchange.publish(
-            aio_pika.Message(
-                message.body,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                content_type="application/json",
-            ),
-            routing_key=SINK,
-        )
-        await message.ack()
-        done.one()
-
-    await queue.consume(forward)
+    await relay(channel, queue, SINK, prefetch, done.one)
     return connection.close
 
 
