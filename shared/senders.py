@@ -198,22 +198,30 @@ def may_resubmit(policy: SenderPolicy, user_id: str | bytes | None) -> Verdict:
     replies keep going through the channel, so the correction is submitted on its key, by
     the admin who corrected it; intake checks that such a quarantined report exists.
     """
-    sender = policy.sender(user_id)
-    if (passed := _open_pass(policy, sender)) is not None:
-        return passed
-    if sender.user_id is not None and sender.user_id in policy.admin_users:
-        return _allow("an admin resubmitted a corrected quarantined report")
-    return _refuse(f"{sender.role} user may not resubmit a quarantined report")
+    return _admin_only(
+        policy,
+        user_id,
+        "an admin resubmitted a corrected quarantined report",
+        "may not resubmit a quarantined report",
+    )
 
 
 def may_command_as_admin(policy: SenderPolicy, user_id: str | bytes | None) -> Verdict:
     """May this sender send ``verification.decide`` or ``routing.dispose``?"""
+    return _admin_only(policy, user_id, "an admin user", "is not an admin")
+
+
+def _admin_only(
+    policy: SenderPolicy, user_id: str | bytes | None, allowed: str, refused: str
+) -> Verdict:
+    """Allowed for an admin user (or anyone under ``open``), refused as ``<role> user
+    <refused>`` otherwise."""
     sender = policy.sender(user_id)
     if (passed := _open_pass(policy, sender)) is not None:
         return passed
     if sender.user_id is not None and sender.user_id in policy.admin_users:
-        return _allow("an admin user")
-    return _refuse(f"{sender.role} user is not an admin")
+        return _allow(allowed)
+    return _refuse(f"{sender.role} user {refused}")
 
 
 def may_respond(
