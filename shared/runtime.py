@@ -284,15 +284,8 @@ class ServiceContext:
             log.warning("message refused", extra={"reason": str(reason), **details})
             return
         raw = message.raw_message
-        user_id = raw.user_id
-        refusal = Refusal(
-            queue_of(raw.exchange, raw.routing_key or ""),
-            message.message_id,
-            str(reason),
-            str(user_id) if user_id else None,
-            self.clock.now(),
-        )
-        await self.record_refusal(refusal, message.body)
+        queue = queue_of(raw.exchange, raw.routing_key or "")
+        await self.record_refusal(self._refusal(queue, message, reason), message.body)
         await refuse(message, reason, **details)
 
     async def refuse_sealed(
@@ -301,23 +294,21 @@ class ServiceContext:
         """Dead-letter a refused message that names a reporter with its body sealed, and
         acknowledge the original; False (nothing done) for any other message, or in a
         service without the identity key."""
-        if not carries_identity(routing_key) or self.identity_key is None:
-            return False
-        if self.publisher is None:
+        if not carries_identity(routing_key) or self.identity_key is None or not self.publisher:
             return False
         sealed = sealed_body(self.identity_key, message.body, message.message_id)
-        user_id = getattr(message.raw_message, "user_id", None)
-        refusal = Refusal(
-            topology.SEALED_REFUSALS,
-            message.message_id,
-            str(reason),
-            str(user_id) if user_id else None,
-            self.clock.now(),
-        )
-        await self.record_refusal(refusal, sealed)
+        await self.record_refusal(self._refusal(topology.SEALED_REFUSALS, message, reason), sealed)
         await self.publisher.publish_body(topology.REFUSED, routing_key, sealed, message.message_id)
         await message.ack()
         return True
+
+    def _refusal(self, queue: str, message: StreamMessage[Any], reason: Reason | str) -> Refusal:
+        """Why ``message`` was refused from ``queue``, by whom (its broker-checked user), when."""
+        user_id = getattr(message.raw_message, "user_id", None)
+        return Refusal(
+            queue, message.message_id, str(reason), str(user_id) if user_id else None,
+            self.clock.now(),
+        )  # fmt: skip
 
     async def record_refusal(self, refusal: Refusal, body: bytes) -> None:
         """Keep why a message was refused as long as its dead letter is kept."""
