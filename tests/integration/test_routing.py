@@ -20,6 +20,7 @@ from typing import Any, Literal, cast
 import pytest
 import yaml
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from aio_pika.exceptions import ChannelNotFoundEntity
 
 from services.intake import app as intake_app
 from services.routing import app as routing_app
@@ -81,9 +82,13 @@ async def registry(store: Store) -> None:
 
 
 async def purge_agency_queues(amqp: AbstractConnection) -> None:
+    """Empty the agency queues routing declared; one not declared yet holds nothing."""
     channel = await amqp.channel()
     for code in AGENCY_CODES:
-        await (await channel.get_queue(f"opd.{code}")).purge()
+        try:
+            await (await channel.get_queue(f"opd.{code}")).purge()
+        except ChannelNotFoundEntity:
+            channel = await amqp.channel()  # the broker closed the channel on the miss
     await channel.close()
 
 
@@ -1106,6 +1111,10 @@ async def _start_routing(settings: IntakeSettings, **env: str) -> asyncio.subpro
     )
 
 
+async def _outbox_empty(store: Store, tid: str) -> bool:
+    return not (await stored(store, tid)).get("outbox")
+
+
 @pytest.mark.slow
 async def test_a_crash_between_store_and_publish_loses_no_disposition(
     amqp: AbstractConnection, settings: IntakeSettings, store: Store, registry: None
@@ -1126,7 +1135,9 @@ async def test_a_crash_between_store_and_publish_loses_no_disposition(
         restarted = await _start_routing(settings)
         try:
             disposition, _ = await desk.receive(timeout=60)
-            await asyncio.sleep(2.0)
+            # The barrier: the relay empties the outbox only after the broker confirmed
+            # every pending message, so once it is empty nothing more is on its way.
+            await eventually(lambda: _outbox_empty(store, tid), timeout=60)
             assert await desk.waiting() == 0  # exactly once
         finally:
             restarted.terminate()
