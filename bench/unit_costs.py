@@ -1,16 +1,19 @@
 """Unit costs behind the pipeline's CPU per report, measured in this process.
 
-    nice -n 10 .venv/bin/python -m bench.unit_costs
+    nice -n 10 .venv/bin/python -m bench.unit_costs [--loop asyncio|uvloop|both]
 
 - the client CPU of one PyMongo command (``find_one`` / ``update_one`` by ``_id``, and an
   update that matches nothing) against a ``lapor devdb`` stand-in process (or
   ``LAPOR_MONGO_URL``);
 - the CPU of one ``anyio.to_thread.run_sync`` of a trivial call: what FastStream spends
-  per message to resolve a handler's ``message`` parameter (a ``Context`` field).
+  per message to resolve a handler's ``message`` parameter (a ``Context`` field);
+
+on asyncio's own event loop, on uvloop (the services' loop, ``shared.runtime``), or both.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import resource
@@ -22,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
+import uvloop
 from pymongo import AsyncMongoClient
 
 ROUNDS = 1000
@@ -107,4 +111,12 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--loop", choices=["asyncio", "uvloop", "both"], default="both")
+    loops = ["asyncio", "uvloop"] if (chosen := parser.parse_args().loop) == "both" else [chosen]
+    for loop in loops:
+        print(f"--- {loop}")
+        if loop == "uvloop":
+            uvloop.run(main())
+        else:
+            asyncio.run(main())

@@ -442,7 +442,23 @@ def run(name: str, create: Callable[[], Service]) -> None:
     settings = LaporSettings()
     configure_logging(name, settings.log_level)
     service = create()
-    asyncio.run(serve_until_signalled(service))
+    run_event_loop(serve_until_signalled(service))
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` to completion on uvloop where it is installed, else on asyncio's loop.
+
+    uvloop runs the event loop in C (libuv): PyMongo's async client spends about half the
+    CPU per command on it, and each AMQP hop a little less (``python -m bench.unit_costs``,
+    ``python -m bench.framework``; docs/performance.md). Same asyncio API, so nothing else
+    changes; without it (Windows, a trimmed install) the services run as before.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 async def serve_until_signalled(service: Service) -> None:
