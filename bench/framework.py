@@ -187,6 +187,12 @@ async def measure(amqp_url: str, variant: str, messages: int, prefetch: int) -> 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     """Every variant, ``--rounds`` times in turn (interleaved, so drift hits all alike)."""
     logging.basicConfig(level=logging.WARNING)
+    # The variants import FastStream and LAPOR's modules; import them before any CPU is
+    # read, or the first round of each pays for the imports.
+    import faststream.rabbit  # noqa: F401
+
+    import shared.runtime  # noqa: F401
+
     amqp_url = os.environ.get("LAPOR_BENCH_AMQP_URL", "")
     vhost = None
     if not amqp_url:
