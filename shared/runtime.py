@@ -276,7 +276,10 @@ class BrokerPublisher:
                 timestamp=datetime.now(UTC),
                 user_id=self._user_id,
                 app_id=self._app_id,
-                headers=headers,
+                # As aio-pika's Message sends them (broker.publish's): an empty table and
+                # priority 0 rather than absent properties.
+                headers=headers or {},
+                priority=0,
             ),
             # The alternate exchange takes what no queue is bound for; mandatory stays as
             # a second net (a return would mean the alternate exchange itself is missing).
