@@ -174,7 +174,7 @@ def sender_of(message: RabbitMessage) -> Sender:
     """Who sent ``message``: the ``user_id`` RabbitMQ checked against the connection.
 
     A replayed dead letter counts as sent by its original sender (the header ``lapor dlq
-    replay`` keeps it in), so a replay never gains a right; the sender middleware has
+    replay`` keeps it in), so a replay never gains a right; the sender check has
     already refused the replay header from anyone but an admin.
     """
     raw = message.raw_message
