@@ -11,10 +11,12 @@ Variants:
 - ``aio-pika``: the raw client, as the pipeline benchmark's yardstick relays do it;
 - ``faststream-di``: FastStream as LAPOR's services used it before: FastDepends resolves
   the handler's ``body`` and its ``message: RabbitMessage`` context parameter (a thread hop
-  per message), LAPOR's two middlewares around it;
+  per message), LAPOR's store-outage wait and sender check around the handler's work, the
+  handler publishing through ``broker.publish``;
 - ``lapor``: the services' consumer as :mod:`shared.runtime` builds it now (its broker,
   middlewares and :meth:`ServiceContext.consume`'s subscriber), the handler publishing
-  through FastStream as the services' outbox does.
+  through :class:`shared.runtime.BrokerPublisher` as the services' outbox does (persistent,
+  mandatory, confirmed, with ``message_id`` and the verified ``user_id``).
 
 RabbitMQ: a throwaway vhost on the local broker (via rabbitmqctl), or
 ``LAPOR_BENCH_AMQP_URL``.
@@ -120,16 +122,14 @@ async def faststream_di_hop(
     from faststream.rabbit import RabbitBroker, RabbitQueue
     from faststream.rabbit.annotations import RabbitMessage
 
-    from shared.outage import store_outage
+    from shared.outage import while_store_down
     from shared.runtime import raw_body
-    from shared.sender_check import sender_check
+    from shared.sender_check import SenderCheck
     from shared.senders import SenderPolicy, SendersMode
 
-    broker = RabbitBroker(
-        amqp_url,
-        middlewares=[store_outage(asyncio.Event()), sender_check(SenderPolicy(SendersMode.OPEN))],
-        **_broker_kwargs(prefetch),
-    )
+    broker = RabbitBroker(amqp_url, **_broker_kwargs(prefetch))
+    senders = SenderCheck(SenderPolicy(SendersMode.OPEN))
+    stop = asyncio.Event()
 
     @broker.subscriber(
         RabbitQueue(SOURCE, declare=False),
@@ -138,7 +138,13 @@ async def faststream_di_hop(
         no_reply=True,
     )
     async def forward(body: bytes, message: RabbitMessage) -> None:
-        await broker.publish(body, routing_key=SINK, persist=True, content_type="application/json")
+        async def checked() -> None:
+            await senders.admit(message)
+            await broker.publish(
+                body, routing_key=SINK, persist=True, content_type="application/json"
+            )
+
+        await while_store_down(checked, stop=stop)
         done.one()
 
     await broker.start()
@@ -150,17 +156,26 @@ async def lapor_hop(amqp_url: str, done: Done, prefetch: int) -> Callable[[], Aw
     from faststream.rabbit import RabbitQueue
     from faststream.rabbit.message import RabbitMessage
 
-    from shared.runtime import service_broker, subscribe
+    from shared.runtime import (
+        BrokerPublisher,
+        DeliveryRules,
+        broker_user,
+        service_broker,
+        subscribe,
+    )
+    from shared.sender_check import SenderCheck
     from shared.settings import LaporSettings
 
     settings = LaporSettings(amqp_url=amqp_url, prefetch=prefetch, senders="open")
-    broker = service_broker("bench", settings, asyncio.Event())
+    broker = service_broker("bench", settings)
+    rules = DeliveryRules(SenderCheck(settings.sender_policy()), asyncio.Event())
+    publisher = BrokerPublisher(broker, broker_user(amqp_url))
 
     async def forward(body: bytes, message: RabbitMessage) -> None:
-        await broker.publish(body, routing_key=SINK, persist=True, content_type="application/json")
+        await publisher.publish_body("", SINK, body, message.message_id)
         done.one()
 
-    subscribe(broker, RabbitQueue(SOURCE, declare=False), forward)
+    subscribe(broker, RabbitQueue(SOURCE, declare=False), forward, rules)
     await broker.start()
     return broker.stop
 
@@ -187,6 +202,12 @@ async def measure(amqp_url: str, variant: str, messages: int, prefetch: int) -> 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     """Every variant, ``--rounds`` times in turn (interleaved, so drift hits all alike)."""
     logging.basicConfig(level=logging.WARNING)
+    # The variants import FastStream and LAPOR's modules; import them before any CPU is
+    # read, or the first round of each pays for the imports.
+    import faststream.rabbit  # noqa: F401
+
+    import shared.runtime  # noqa: F401
+
     amqp_url = os.environ.get("LAPOR_BENCH_AMQP_URL", "")
     vhost = None
     if not amqp_url:

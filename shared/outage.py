@@ -4,8 +4,10 @@ A quorum queue counts every delivery; after ``LAPOR_DELIVERY_LIMIT`` of them the
 is dead-lettered. If a handler nacked each message while MongoDB was down, a long enough
 outage would turn every message in flight into a dead letter. Instead the consumer keeps
 the message and runs the (idempotent) handler again, waiting longer each time, until the
-store answers: :func:`while_store_down`. Only errors that mean "the store is unreachable"
-are waited out; any other error still nacks, so a poison message is still bounded.
+store answers: :func:`while_store_down`, which :func:`shared.runtime.subscribe` runs around
+every handler (and the sender check before it). Only errors that mean "the store is
+unreachable" are waited out; any other error still nacks, so a poison message is still
+bounded.
 
 RabbitMQ closes a channel whose message stays unacknowledged longer than its
 ``consumer_timeout`` (30 minutes by default); an outage longer than that is redelivered
@@ -15,13 +17,10 @@ once per timeout, not once per retry.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from faststream import BaseMiddleware
-from faststream.message import StreamMessage
 from pymongo.errors import ConnectionFailure
 
 log = logging.getLogger("lapor.outage")
@@ -61,23 +60,3 @@ async def while_store_down(
             )
             await sleep(wait)
             wait = min(wait * 2, longest_wait)
-
-
-class StoreOutageMiddleware(BaseMiddleware):
-    """Runs each handler through :func:`while_store_down`: during an outage the message is
-    kept (not nacked), so it burns no delivery and never becomes a dead letter."""
-
-    def __init__(self, msg: Any, /, *, context: Any, stop: asyncio.Event | None = None) -> None:
-        super().__init__(msg, context=context)
-        self._stop = stop
-
-    async def consume_scope(
-        self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
-    ) -> Any:
-        """The handler's result, once the store answered."""
-        return await while_store_down(lambda: call_next(msg), stop=self._stop)
-
-
-def store_outage(stop: asyncio.Event | None = None) -> Callable[..., StoreOutageMiddleware]:
-    """The middleware factory FastStream's ``middlewares=[...]`` takes."""
-    return functools.partial(StoreOutageMiddleware, stop=stop)

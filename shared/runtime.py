@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import signal
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
+from aio_pika import DeliveryMode, RobustExchange
+from aiormq.exceptions import ChannelInvalidStateError
 from faststream import AckPolicy, FastStream
 from faststream.message import StreamMessage
 from faststream.rabbit import RabbitBroker, RabbitQueue
@@ -32,12 +36,12 @@ from shared.calendar import WorkingCalendar
 from shared.clock import Clock, SystemClock
 from shared.failpoints import Failpoints
 from shared.logs import configure_logging
-from shared.outage import store_outage
+from shared.outage import while_store_down
 from shared.outbox import Outbox, OutboxMessage
 from shared.pii import IdentityProtector
 from shared.refusals import Refusal
 from shared.sealed_letters import carries_identity, sealed_body
-from shared.sender_check import OnRefusal, SealRefused, queue_of, sender_check
+from shared.sender_check import SenderCheck, queue_of
 from shared.senders import ORIGINAL_USER_ID, announce_mode
 from shared.settings import LaporSettings
 from shared.storage import Store
@@ -71,29 +75,19 @@ BodyHandler = Callable[[bytes], Awaitable[None]]
 H = TypeVar("H", Handler, BodyHandler)
 
 
-def service_broker(
-    name: str,
-    settings: LaporSettings,
-    stop: asyncio.Event,
-    on_refusal: OnRefusal | None = None,
-    seal: SealRefused | None = None,
-) -> RabbitBroker:
-    """The broker connection of service ``name``, with LAPOR's delivery rules.
+def service_broker(name: str, settings: LaporSettings) -> RabbitBroker:
+    """The broker connection of service ``name``; its subscribers are made by
+    :func:`subscribe`, which applies LAPOR's delivery rules (:class:`DeliveryRules`).
 
     ``apply_types=False``: handlers get the body and the message straight from
     :func:`subscribe`, not through FastDepends, which would validate the arguments and
     resolve the ``message`` parameter in a worker thread (a thread hop per message;
     together 0.4 ms of CPU per delivery, more than the rest of FastStream's work:
-    ``python -m bench.framework``).
+    ``python -m bench.framework``). No broker middlewares either: FastStream builds each
+    one anew for every delivery and every publish (see :class:`DeliveryRules`).
     """
     return RabbitBroker(
         settings.amqp_url.get_secret_value(),
-        # A store outage is waited out around everything (the refusal record included);
-        # replays and admin commands from the wrong sender never reach a handler.
-        middlewares=[
-            store_outage(stop),
-            sender_check(settings.sender_policy(), on_refusal, seal),
-        ],
         default_channel=service_channel(settings.prefetch),
         graceful_timeout=30.0,
         app_id=f"lapor-{name}",
@@ -103,24 +97,56 @@ def service_broker(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryRules:
+    """What every delivery of a service passes, around and before its handler.
+
+    A store outage is waited out around everything (the refusal record included:
+    :func:`shared.outage.while_store_down`); replays and admin commands from the wrong
+    sender never reach a handler (:class:`shared.sender_check.SenderCheck`).
+
+    These run inside :func:`subscribe`'s wrapper rather than as FastStream broker
+    middlewares, which FastStream builds anew for every delivery and every publish, each
+    adding an async context manager and a call layer: the same checks, in the same order,
+    inside the same acknowledgement (``RejectMessage`` / ``AckMessage`` work as before).
+    """
+
+    senders: SenderCheck
+    #: Set when the service stops: a handler waiting out an outage then gives its message
+    #: back instead of waiting on.
+    stop: asyncio.Event | None = None
+
+
 def subscribe(
-    broker: RabbitBroker, queue: RabbitQueue, handler: Handler | BodyHandler, **options: Any
+    broker: RabbitBroker,
+    queue: RabbitQueue,
+    handler: Handler | BodyHandler,
+    rules: DeliveryRules,
+    **options: Any,
 ) -> RabbitSubscriber:
-    """Consume ``queue`` into ``handler``: acked when it returns, nacked (redelivered, so
-    the queue's delivery limit dead-letters a poison message) when it raises; no reply is
-    ever sent. ``handler`` takes the body and the message, or the body only."""
-    deliver: Callable[[RabbitMessage], Awaitable[None]]
+    """Consume ``queue`` into ``handler`` under ``rules``: acked when it returns, nacked
+    (redelivered, so the queue's delivery limit dead-letters a poison message) when it
+    raises; no reply is ever sent. ``handler`` takes the body and the message, or the body
+    only."""
+    admit = rules.senders.admit
+    stop = rules.stop
+    checked: Callable[[RabbitMessage], Awaitable[None]]
     if len(inspect.signature(handler).parameters) == 1:
         body_only = cast(BodyHandler, handler)
 
-        async def deliver(message: RabbitMessage) -> None:
+        async def checked(message: RabbitMessage) -> None:
+            await admit(message)
             await body_only(message.body)
 
     else:
         with_message = cast(Handler, handler)
 
-        async def deliver(message: RabbitMessage) -> None:
+        async def checked(message: RabbitMessage) -> None:
+            await admit(message)
             await with_message(message.body, message)
+
+    async def deliver(message: RabbitMessage) -> None:
+        await while_store_down(functools.partial(checked, message), stop=stop)
 
     subscriber = broker.subscriber(
         queue,
@@ -149,7 +175,7 @@ def sender_of(message: RabbitMessage) -> Sender:
     """Who sent ``message``: the ``user_id`` RabbitMQ checked against the connection.
 
     A replayed dead letter counts as sent by its original sender (the header ``lapor dlq
-    replay`` keeps it in), so a replay never gains a right; the sender middleware has
+    replay`` keeps it in), so a replay never gains a right; the sender check has
     already refused the replay header from anyone but an admin.
     """
     raw = message.raw_message
@@ -198,11 +224,23 @@ class BrokerPublisher:
     (``basic.return``, then ``basic.ack``). aio-pika reports a return as the publish's
     *result* unless the channel raises on returns, and FastStream's channels do not by
     default: so only a ``basic.ack`` counts as delivered here, whatever the channel.
+
+    It publishes on the broker's own channel (the one FastStream's ``broker.publish`` uses,
+    with its publisher confirms and return handling), straight to the channel with the
+    properties ``broker.publish`` would set (``correlation_id``, ``timestamp``, the
+    broker's ``app_id``), not through ``broker.publish``: that builds a publish command,
+    a middleware object per broker middleware and an aio-pika ``Message`` (whose every
+    attribute goes through a checking ``__setattr__``) for each message, about as much
+    CPU as the publish itself (``python -m bench.framework``).
     """
 
-    def __init__(self, broker: RabbitBroker, user_id: str) -> None:
+    def __init__(self, broker: RabbitBroker, user_id: str | None) -> None:
         self._broker = broker
         self._user_id = user_id
+        self._app_id: str | None = broker.config.app_id
+        #: The aio-pika exchanges of the broker's channel, by name, as FastStream's own
+        #: publish looks them up (a passive declaration the first time).
+        self._exchanges: dict[str, RobustExchange] = {}
 
     async def publish(self, message: OutboxMessage) -> None:
         """Publish one message (raises if the broker does not confirm it)."""
@@ -211,17 +249,39 @@ class BrokerPublisher:
         )
 
     async def publish_body(
-        self, exchange: str, routing_key: str, body: bytes, message_id: str | None
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        message_id: str | None,
+        headers: dict[str, Any] | None = None,
     ) -> None:
         """Publish ``body`` as it is (raises if the broker does not confirm it)."""
-        confirmed = await self._broker.publish(
+        target = self._exchanges.get(exchange)
+        if target is None or target.channel.is_closed:
+            # First use, or the broker reconnected since (stop and start: a new channel).
+            target = await self._broker.declare_exchange(topology.exchange(exchange))
+            self._exchanges[exchange] = target
+            if target.channel.is_closed:  # as aio-pika's Exchange.publish refuses
+                raise ChannelInvalidStateError(f"{target.channel!r} closed")
+        channel = await target.channel.get_underlay_channel()
+        confirmed = await channel.basic_publish(
             body,
-            exchange=topology.exchange(exchange),
+            exchange=target.name,
             routing_key=routing_key,
-            message_id=message_id,
-            persist=True,
-            content_type="application/json",
-            user_id=self._user_id,
+            properties=Basic.Properties(
+                content_type="application/json",
+                delivery_mode=DeliveryMode.PERSISTENT,
+                message_id=message_id,
+                correlation_id=str(uuid.uuid4()),
+                timestamp=datetime.now(UTC),
+                user_id=self._user_id,
+                app_id=self._app_id,
+                # As aio-pika's Message sends them (broker.publish's): an empty table and
+                # priority 0 rather than absent properties.
+                headers=headers or {},
+                priority=0,
+            ),
             # The alternate exchange takes what no queue is bound for; mandatory stays as
             # a second net (a return would mean the alternate exchange itself is missing).
             mandatory=True,
@@ -248,6 +308,8 @@ class ServiceContext:
     failpoints: Failpoints
     calendar: WorkingCalendar
     cases: CaseStore
+    #: What every delivery passes around and before its handler (see :func:`subscribe`).
+    rules: DeliveryRules
     background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(
         default_factory=list
     )
@@ -262,6 +324,7 @@ class ServiceContext:
                 self.broker,
                 topology.subscription(spec),
                 handler,
+                self.rules,
                 title=spec.name,
                 description=description,
             )
@@ -370,7 +433,8 @@ def build_service(
     async def seal_refused(message: StreamMessage[Any], routing_key: str) -> bool:
         return await context_ref[0].refuse_sealed(message, routing_key, Reason.UNAUTHORISED)
 
-    broker = service_broker(name, settings, stop, on_refusal, seal_refused)
+    broker = service_broker(name, settings)
+    rules = DeliveryRules(SenderCheck(policy, on_refusal, seal_refused), stop)
     clock = clock or SystemClock()
     store = Store.from_settings(settings, app_name=f"lapor-{name}")
     identity = identity_protector(name, settings)
@@ -394,6 +458,7 @@ def build_service(
         failpoints=failpoints,
         calendar=settings.working_calendar(),
         cases=CaseStore(store.complaints, outbox, failpoints, name, grace),
+        rules=rules,
         publisher=publisher,
     )
     context.cases.caps = settings.case_caps()

@@ -3,7 +3,7 @@
 A ``reporter.reply`` carries the reporter's contacts as their channel knows them (name,
 phone, e-mail), and a report carries the reporter; neither may sit in
 ``lapor.dead-letters`` in plaintext. A service that refuses such a message (routing's
-checks, the sender middleware of the service holding the identity key) therefore does
+checks, the sender check of the service holding the identity key) therefore does
 not reject it as it came. It seals the whole body with the identity key, publishes the
 sealed copy (same ``message_id``, same routing key) to ``lapor.refused``, records the
 refusal's reason, and then acknowledges the original. The copy lands in

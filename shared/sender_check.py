@@ -1,7 +1,7 @@
-"""The sender checks that need no case, as a FastStream middleware for every service.
+"""The sender checks that need no case, run on every delivery of every service.
 
-Added once where the broker is built (``RabbitBroker(..., middlewares=[sender_check(...)])``),
-it refuses, before any handler runs:
+:func:`shared.runtime.subscribe` runs :meth:`SenderCheck.admit` before each handler (inside
+the wait for the store, :mod:`shared.outage`); it refuses, before any handler runs:
 
 - a replayed message (``x-lapor-original-routing-key``) not published by an admin;
 - the admin commands (``verification.decide``, ``routing.dispose``, ``routing.extension``,
@@ -15,17 +15,19 @@ to ``seal`` instead, which dead-letters it with its body sealed and records the 
 case (``opd.respond``: does this agency hold it? ``reporter.reply``: is this the case's
 channel?) and reports (which intake quarantines, sealed, instead of dead-lettering) stay
 in the handlers, with the same functions of shared/senders.py.
+
+It is a plain object called from the subscriber's own wrapper, not a FastStream
+middleware: a broker middleware is built anew for every delivery *and* every publish and
+adds a context-manager layer to each (``python -m bench.framework``).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from faststream import BaseMiddleware
 from faststream.exceptions import AckMessage, RejectMessage
 from faststream.message import StreamMessage
 
@@ -59,28 +61,26 @@ def queue_of(exchange: str | None, delivered_key: str) -> str:
     return f"{exchange}:{delivered_key}"
 
 
-class SenderCheck(BaseMiddleware):
+class SenderCheck:
     """Refuses replays and admin commands from the wrong sender (see the module doc)."""
+
+    __slots__ = ("_on_refusal", "_policy", "_seal")
 
     def __init__(
         self,
-        msg: Any,
-        /,
-        *,
-        context: Any,
         policy: SenderPolicy,
         on_refusal: OnRefusal | None = None,
         seal: SealRefused | None = None,
     ) -> None:
-        super().__init__(msg, context=context)
         self._policy = policy
         self._on_refusal = on_refusal
         self._seal = seal
 
-    async def consume_scope(
-        self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
-    ) -> Any:
-        """Let the message on to its handler, or dead-letter it as ``unauthorised``."""
+    async def admit(self, msg: StreamMessage[Any]) -> None:
+        """Return if ``msg`` may go on to its handler; else dead-letter it as
+        ``unauthorised`` and raise (``RejectMessage``, or ``AckMessage`` once its sealed
+        copy is the dead letter), which FastStream's acknowledgement turns into the
+        reject or the ack."""
         raw = msg.raw_message
         delivered = getattr(raw, "routing_key", None) or ""
         user_id = getattr(raw, "user_id", None)
@@ -89,7 +89,7 @@ class SenderCheck(BaseMiddleware):
         if verdict.allowed and origin.routing_key in ADMIN_COMMANDS:
             verdict = may_command_as_admin(self._policy, origin.user_id)
         if verdict.allowed:
-            return await call_next(msg)
+            return
         queue = queue_of(getattr(raw, "exchange", None), delivered)
         log.warning(
             "message refused",
@@ -111,10 +111,3 @@ class SenderCheck(BaseMiddleware):
             )
             await self._on_refusal(refusal, msg.body)
         raise RejectMessage
-
-
-def sender_check(
-    policy: SenderPolicy, on_refusal: OnRefusal | None = None, seal: SealRefused | None = None
-) -> Callable[..., SenderCheck]:
-    """The middleware factory FastStream's ``middlewares=[...]`` takes."""
-    return functools.partial(SenderCheck, policy=policy, on_refusal=on_refusal, seal=seal)

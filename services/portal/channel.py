@@ -19,13 +19,12 @@ from urllib.parse import unquote, urlsplit
 
 from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker
-from pamqp.commands import Basic
 from pydantic import ValidationError
 
 from services.portal.store import PortalStore
 from shared import topology
 from shared.contract import Notification
-from shared.runtime import NotDelivered, raw_body, service_channel
+from shared.runtime import BrokerPublisher, raw_body, service_channel
 
 log = logging.getLogger("lapor.portal.channel")
 
@@ -37,11 +36,11 @@ def broker_user(amqp_url: str) -> str | None:
 
 
 class Publisher:
-    """Publishes the portal's messages: persistent JSON, confirmed, with ``user_id``."""
+    """Publishes the portal's messages: persistent JSON, confirmed, with ``user_id``, through
+    the services' own publisher (shared/runtime.py ``BrokerPublisher``)."""
 
     def __init__(self, broker: RabbitBroker, user_id: str | None) -> None:
-        self._broker = broker
-        self._user_id = user_id
+        self._publisher = BrokerPublisher(broker, user_id)
 
     async def publish(
         self,
@@ -53,23 +52,15 @@ class Publisher:
     ) -> None:
         """Publish one message; raises if the broker does not take it (a nack, or a return
         because no queue and no alternate exchange took it): only a ``basic.ack`` counts,
-        as for the services (shared/runtime.py ``BrokerPublisher``), so the page says
-        "not sent, send again" instead of "sent" for a message the broker dropped."""
-        confirmed = await self._broker.publish(
+        so the page says "not sent, send again" instead of "sent" for a message the broker
+        dropped."""
+        await self._publisher.publish_body(
+            exchange,
+            routing_key,
             json.dumps(body, ensure_ascii=False).encode(),
-            exchange=topology.exchange(exchange),
-            routing_key=routing_key,
-            message_id=message_id,
-            persist=True,
-            content_type="application/json",
-            user_id=self._user_id,
-            headers=headers,
-            mandatory=True,
+            message_id,
+            headers,
         )
-        if not isinstance(confirmed, Basic.Ack):
-            raise NotDelivered(
-                f"{exchange} {routing_key}: not taken by the broker ({type(confirmed).__name__})"
-            )
 
 
 class NoticeBoard:

@@ -10,6 +10,7 @@ FastStream default channel (which reports a return as a result).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -22,6 +23,7 @@ from faststream.rabbit.schemas import Channel
 
 from services.portal.channel import Publisher
 from services.portal.channel import make_broker as portal_broker
+from shared import topology
 from shared.outbox import Outbox, OutboxMessage
 from shared.runtime import BrokerPublisher, NotDelivered, service_channel
 from shared.storage import Store
@@ -86,3 +88,36 @@ async def test_the_portal_never_counts_a_returned_message_as_sent(
         await publisher.publish("lapor.events", "complaint.test", {}, "m-portal-ok")
     finally:
         await broker.stop()
+
+
+async def test_the_services_publisher_sends_what_the_contract_asks(
+    amqp: aio_pika.abc.AbstractConnection, servers: Servers
+) -> None:
+    """Persistent JSON with its ``message_id``, the verified ``user_id``, the service's
+    ``app_id``, a correlation ID and a timestamp, as ``broker.publish`` set them; and the
+    publisher goes on working after its broker stopped and started again (a new channel)."""
+    channel = await amqp.channel()
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(topology.EVENTS, "complaint.test-properties")
+    broker = RabbitBroker(servers.amqp_url, default_channel=service_channel(4), app_id="lapor-x")
+    publisher = BrokerPublisher(broker, "guest")
+    try:
+        for round_ in (1, 2):
+            await broker.connect()
+            await publisher.publish(
+                OutboxMessage(topology.EVENTS, "complaint.test-properties", f"m-{round_}", {"n": 1})
+            )
+            await broker.stop()
+        got = [await queue.get(timeout=5) for _ in range(2)]
+    finally:
+        await channel.close()
+    assert [m.message_id for m in got] == ["m-1", "m-2"]
+    for message in got:
+        assert json.loads(message.body) == {"n": 1}
+        assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+        assert message.content_type == "application/json"
+        assert message.user_id == "guest"
+        assert message.app_id == "lapor-x"
+        assert message.correlation_id and message.timestamp is not None
+        assert message.headers == {}
+    assert got[0].correlation_id != got[1].correlation_id

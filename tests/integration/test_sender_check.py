@@ -1,5 +1,6 @@
-"""The sender middleware on a real broker: replays and admin commands from the wrong sender
-are dead-lettered as ``unauthorised`` before any handler runs; the right ones pass."""
+"""The sender check on a real broker, as every service's subscriber runs it: replays and
+admin commands from the wrong sender are dead-lettered as ``unauthorised`` before any
+handler runs; the right ones pass."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from typing import Any
 
 import aio_pika
 import pytest
-from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker
 
 from lapor.commands.dlq import list_dead_letters
 from shared import topology
 from shared.refusals import Refusal
-from shared.sender_check import queue_of, sender_check
+from shared.runtime import DeliveryRules, subscribe
+from shared.sender_check import SenderCheck, queue_of
 from shared.senders import ORIGINAL_ROUTING_KEY, SenderPolicy
 from tests.servers import Servers
 from tests.support import eventually
@@ -33,13 +34,13 @@ async def test_wrong_senders_are_refused_before_the_handler(
     async def keep(refusal: Refusal, _body: bytes) -> None:
         refused.append(refusal)
 
-    broker = RabbitBroker(servers.amqp_url, middlewares=[sender_check(policy, keep)])
+    broker = RabbitBroker(servers.amqp_url, apply_types=False)
 
-    @broker.subscriber(
-        topology.subscription(topology.ROUTING_COMMANDS), ack_policy=AckPolicy.NACK_ON_ERROR
-    )
-    async def handle(body: dict[str, Any]) -> None:
-        handled.append(body)
+    async def handle(body: bytes) -> None:
+        handled.append(json.loads(body))
+
+    rules = DeliveryRules(SenderCheck(policy, keep))
+    subscribe(broker, topology.subscription(topology.ROUTING_COMMANDS), handle, rules)
 
     channel = await amqp.channel(publisher_confirms=True)
     commands = await channel.get_exchange(topology.COMMANDS)
