@@ -80,6 +80,19 @@ def _national_holidays(year: int, language: str) -> Mapping[dt.date, str]:
     return MappingProxyType(dict(found))
 
 
+#: How many day counts a calendar keeps per direction (a few years of distinct dates).
+_COUNTS_KEPT = 4096
+
+
+def _remember(
+    cache: dict[tuple[dt.date, int], dt.date], key: tuple[dt.date, int], day: dt.date
+) -> None:
+    """Keep a count in ``cache``, emptying it first when full (so it stays bounded)."""
+    if len(cache) >= _COUNTS_KEPT:
+        cache.clear()
+    cache[key] = day
+
+
 def require_aware(value: dt.datetime, argument: str) -> None:
     """Raise ValueError, naming the argument, when ``value`` is a naive datetime."""
     if value.tzinfo is None or value.utcoffset() is None:
@@ -102,6 +115,12 @@ class WorkingCalendar:
         for holiday in extra_holidays:
             names.setdefault(holiday.date, []).append(holiday.name)
         self._extra = {day: "; ".join(day_names) for day, day_names in names.items()}
+        # Day counts already made: (date, n) → date, forwards and backwards. What a count
+        # depends on (the extra holidays, the national ones of a year, the weekend) never
+        # changes for this calendar, so an entry never goes stale; other holidays mean a
+        # new calendar, with empty caches. Bounded: emptied when full.
+        self._after: dict[tuple[dt.date, int], dt.date] = {}
+        self._before: dict[tuple[dt.date, int], dt.date] = {}
 
     @classmethod
     def from_file(cls, path: str | Path, tz: str = DEFAULT_TZ) -> WorkingCalendar:
@@ -129,6 +148,14 @@ class WorkingCalendar:
         """The nth working day strictly after ``start``; for n = 0, the first on or after it."""
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
+        key = (start, n)
+        found = self._after.get(key)
+        if found is None:
+            found = self._count_after(start, n)
+            _remember(self._after, key, found)
+        return found
+
+    def _count_after(self, start: dt.date, n: int) -> dt.date:
         day = start
         if n == 0:
             while not self.is_working_day(day):
@@ -170,13 +197,23 @@ class WorkingCalendar:
         """
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
-        day = self._local_date(deadline, tz, "deadline")
-        remaining = n
-        while remaining:
-            day -= dt.timedelta(days=1)
-            if self.is_working_day(day):
-                remaining -= 1
-        return self.start_of_day(day, tz)
+        return self.start_of_day(
+            self._working_day_before(self._local_date(deadline, tz, "deadline"), n), tz
+        )
+
+    def _working_day_before(self, last: dt.date, n: int) -> dt.date:
+        """The nth working day strictly before ``last`` (``last`` itself for n = 0)."""
+        key = (last, n)
+        found = self._before.get(key)
+        if found is None:
+            day, remaining = last, n
+            while remaining:
+                day -= dt.timedelta(days=1)
+                if self.is_working_day(day):
+                    remaining -= 1
+            found = day
+            _remember(self._before, key, found)
+        return found
 
     def working_days_between(self, a: dt.datetime, b: dt.datetime, tz: str | None = None) -> int:
         """How many working days lie after a's local date, up to and including b's.

@@ -13,7 +13,7 @@ than the whole decision.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -243,17 +243,29 @@ class Receipt:
     unknown_fields: tuple[str, ...] = ()
 
 
+def reporter_fingerprints(report: ReportSubmitted, protector: IdentityProtector) -> set[str]:
+    """The fingerprints the report's reporter is recognised by (none without contacts)."""
+    who = report.reporter or Reporter()
+    return protector.contact_fingerprints(report.channel, who.phone, who.email, who.handle)
+
+
 def new_case(
-    report: ReportSubmitted, raw: bytes, receipt: Receipt, protector: IdentityProtector
+    report: ReportSubmitted,
+    raw: bytes,
+    receipt: Receipt,
+    protector: IdentityProtector,
+    fingerprints: Collection[str] | None = None,
 ) -> Document:
-    """The document intake stores for a new report (identity only ever sealed)."""
+    """The document intake stores for a new report (identity only ever sealed).
+
+    ``fingerprints``: :func:`reporter_fingerprints` of ``report`` when already made (a
+    phone number's costs a parse), else made here.
+    """
     tracking_id, now = receipt.tracking_id, receipt.received_at
     reporter = report.reporter or Reporter()
-    fingerprints = sorted(
-        protector.contact_fingerprints(
-            report.channel, reporter.phone, reporter.email, reporter.handle
-        )
-    )
+    if fingerprints is None:
+        fingerprints = reporter_fingerprints(report, protector)
+    prints = sorted(fingerprints)
     location = report.location.model_dump(exclude_none=True) if report.location else None
     return {
         "_id": tracking_id,
@@ -273,7 +285,7 @@ def new_case(
         # Identity is only ever stored sealed, for every report; see shared.pii.
         "reporter": {
             "sealed": protector.seal_model(reporter, tracking_id),
-            "fingerprints": fingerprints,
+            "fingerprints": prints,
             "has_contact": bool(reporter.phone or reporter.email or reporter.handle),
         },
         "raw_sealed": protector.seal(raw, tracking_id),

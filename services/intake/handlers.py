@@ -29,7 +29,7 @@ from services.intake.reports import (
     unknown_fields,
 )
 from shared import topology
-from shared.case import Receipt, new_case
+from shared.case import Receipt, new_case, reporter_fingerprints
 from shared.contract import (
     ComplaintEvent,
     ComplaintReceived,
@@ -160,7 +160,9 @@ class Intake:
         except ReportRefused as refused:
             await self.quarantine(raw, routing_key, message_id, refused)
             return None
-        over, counted = await self._count(report)
+        # Made once: the reporter's rate limit counts by them, the case stores them.
+        prints = reporter_fingerprints(report, self._ctx.protector)
+        over, counted = await self._count(report, prints)
         if over is not None:
             # A resend is idempotent (it creates nothing), so it is never over a limit.
             sent_before = await self._find(report.channel, report.external_id)
@@ -174,7 +176,7 @@ class Intake:
         # it, instead of a look-up before every new report.
         for _ in range(TRACKING_ID_DRAWS):
             tracking_id = new_tracking_id()
-            case, messages = self._new_case(report, raw, tracking_id)
+            case, messages = self._new_case(report, raw, tracking_id, prints)
             if resubmission is not None:
                 case["resubmitted"] = resubmission
                 note = f"dikirim ulang dari karantina {resubmission['quarantine_id']}"
@@ -249,7 +251,9 @@ class Intake:
             return None
         return await self._acknowledge_resend(existing)
 
-    async def _count(self, report: ReportSubmitted) -> tuple[ReportRefused | None, list[str]]:
+    async def _count(
+        self, report: ReportSubmitted, prints: set[str]
+    ) -> tuple[ReportRefused | None, list[str]]:
         """Count the report in its rate-limit windows: the refusal of a report over a limit
         (parked in quarantine) or None, and the counters it was counted in (a resend is
         taken back out of them, :meth:`_uncount`).
@@ -261,7 +265,7 @@ class Intake:
         a refused report). Only then, or when two replicas created one counter at once,
         the rest is counted one by one, which tells the two apart.
         """
-        counters = self._counters(report)
+        counters = self._counters(report, prints)
         if not counters:
             return None, []
         rate_limits = self._ctx.store.db[RATE_LIMITS]
@@ -305,22 +309,19 @@ class Intake:
                 {"_id": {"$in": counters}}, {"$inc": {"count": -1}}
             )
 
-    def _counters(self, report: ReportSubmitted) -> list[tuple[RateLimit, str, datetime]]:
-        """Each limit that applies to ``report``: the limit, its counter's id, its end."""
+    def _counters(
+        self, report: ReportSubmitted, prints: set[str]
+    ) -> list[tuple[RateLimit, str, datetime]]:
+        """Each limit that applies to ``report``: the limit, its counter's id, its end.
+
+        ``prints``: the reporter's fingerprints (:func:`reporter_fingerprints`).
+        """
         now = self._ctx.clock.now()
-        who = report.reporter
         counters: list[tuple[RateLimit, str, datetime]] = []
         for limit in self._limits:
             if limit.scope == "channel":
                 key = report.channel
             else:
-                prints = (
-                    self._ctx.protector.contact_fingerprints(
-                        report.channel, who.phone, who.email, who.handle
-                    )
-                    if who is not None
-                    else set()
-                )
                 if not prints:
                     continue  # nobody to count: an anonymous report without contacts
                 key = min(prints)
@@ -342,7 +343,7 @@ class Intake:
         )
 
     def _new_case(
-        self, report: ReportSubmitted, raw: bytes, tracking_id: str
+        self, report: ReportSubmitted, raw: bytes, tracking_id: str, prints: set[str]
     ) -> tuple[Document, list[OutboxMessage]]:
         now = self._ctx.clock.now()
         receipt = Receipt(
@@ -359,7 +360,7 @@ class Intake:
                 "attachments": [opaque_extras(a) for a in report.attachments],
             }
         )
-        case = new_case(stored, raw, receipt, self._ctx.protector)
+        case = new_case(stored, raw, receipt, self._ctx.protector, prints)
         # What the report says, so that a reuse of its external_id with other content is
         # told apart from a resend.
         case["content_digest"] = content_digest(report)

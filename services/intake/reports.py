@@ -97,7 +97,9 @@ def parse_report(raw: bytes, routing_key: str, max_bytes: int) -> ReportSubmitte
             Reason.OVERSIZE,
             [FieldProblem(field="(message)", problem=f"{len(raw)} bytes; at most {max_bytes}")],
         )
-    if (depth := json_depth(raw)) > MAX_DEPTH:
+    # Nesting never exceeds the number of opening brackets: most reports need no count.
+    openers = raw.count(b"{") + raw.count(b"[")
+    if openers > MAX_DEPTH and (depth := json_depth(raw)) > MAX_DEPTH:
         raise ReportRefused(
             Reason.TOO_DEEP,
             [FieldProblem(field="(message)", problem=f"nested {depth} deep; at most {MAX_DEPTH}")],
@@ -275,15 +277,17 @@ def unsafe_keys(data: dict[str, Any]) -> list[FieldProblem]:
     """Every ``$``-prefixed, dotted or NUL key in ``data``, and integers MongoDB cannot hold."""
     problems: list[FieldProblem] = []
     for path, key, value in _walk(data, ""):
-        where = _printable(path)
         if key is not None and (key.startswith("$") or "." in key or "\x00" in key):
             problems.append(
                 FieldProblem(
-                    field=where, problem="a key may not start with '$' or contain '.' or NUL"
+                    field=_printable(path),
+                    problem="a key may not start with '$' or contain '.' or NUL",
                 )
             )
         elif isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
-            problems.append(FieldProblem(field=where, problem="integer out of 64-bit range"))
+            problems.append(
+                FieldProblem(field=_printable(path), problem="integer out of 64-bit range")
+            )
     return problems[:20]
 
 

@@ -65,6 +65,22 @@ def secrets_of(identity: Mapping[str, object], anonymous: bool) -> list[str]:
     return sorted(unique, key=len, reverse=True)
 
 
+#: Runs of ASCII characters that have no case (digits, ``@``, ``.``, ``+`` …).
+_CASELESS = re.compile(r"[\x00-\x40\x5b-\x60\x7b-\x7f]+")
+
+
+def _cannot_occur(secret: str, text: str) -> bool:
+    """True when ``secret`` cannot match anywhere in ``text``, however its letters are cased.
+
+    A case-insensitive pattern still matches a character that has no case (an ASCII digit
+    or punctuation mark) only by itself, so every run of them in the secret occurs as it
+    is in any text the secret occurs in. Most secrets are phone numbers, e-mail addresses
+    and handles: when such a run is missing, the masking pattern (compiled anew for each
+    reporter) is not needed at all; whatever might match still goes through it.
+    """
+    return any(run not in text for run in _CASELESS.findall(secret))
+
+
 def conceal(text: str, secrets: Sequence[str], *, underscore_joins: bool = False) -> str:
     """``text`` (normalised) with each secret (any case, whole words) and contacts masked.
 
@@ -74,7 +90,10 @@ def conceal(text: str, secrets: Sequence[str], *, underscore_joins: bool = False
     # A secret must not continue a word; in URLs "_" is a separator, not part of a word.
     word = r"[^\W_]" if underscore_joins else r"\w"
     for secret in secrets:
-        pattern = rf"(?<!{word}){re.escape(normalise_text(secret))}(?!{word})"
+        literal = normalise_text(secret)
+        if _cannot_occur(literal, text):
+            continue  # nothing to mask: the substitution would change nothing
+        pattern = rf"(?<!{word}){re.escape(literal)}(?!{word})"
         text = re.sub(pattern, CONCEALED, text, flags=re.IGNORECASE)
     return redact(text)
 

@@ -29,6 +29,7 @@ import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Generic, Protocol, TypeVar
 
 _WORD = re.compile(r"[0-9a-z]+")
@@ -37,8 +38,10 @@ _WORD = re.compile(r"[0-9a-z]+")
 def words(text: str) -> list[str]:
     """The lowercase words of ``text`` (accents dropped, punctuation as separators)."""
     folded = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return _WORD.findall(plain)
+    # No ASCII character is a combining mark: plain ASCII text has nothing to drop.
+    if folded.isascii():
+        return _WORD.findall(folded)
+    return _WORD.findall("".join(ch for ch in folded if not unicodedata.combining(ch)))
 
 
 def phrase(text: str) -> str:
@@ -49,6 +52,20 @@ def phrase(text: str) -> str:
 def normalise_category(value: str) -> str:
     """A category name as compared: ``air_bersih``, ``Air-Bersih`` → ``air bersih``."""
     return phrase(value)
+
+
+# An agency's categories and keywords are registry data, the same for every case: they are
+# normalised once per list (not once per case and agency), keyed by the list itself.
+
+
+@lru_cache(maxsize=1024)
+def _category_set(categories: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(normalise_category(c) for c in categories)
+
+
+@lru_cache(maxsize=1024)
+def _padded_keywords(keywords: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((kw, f" {phrase(kw)} ") for kw in keywords)
 
 
 def covers(agency_region: str, case_region: str) -> bool:
@@ -101,7 +118,8 @@ class CaseFacts:
 
     def keywords_found(self, agency: RoutableAgency) -> list[str]:
         """The agency's keywords that occur in the case's text, as whole words."""
-        return [kw for kw in agency.keywords if f" {phrase(kw)} " in self._haystack]
+        haystack = self._haystack
+        return [kw for kw, padded in _padded_keywords(tuple(agency.keywords)) if padded in haystack]
 
 
 class Rule(StrEnum):
@@ -134,7 +152,7 @@ def _specificity(agency: RoutableAgency, region_code: str) -> int:
 
 
 def _handles(agency: RoutableAgency, category: str) -> bool:
-    return any(normalise_category(c) == category for c in agency.categories)
+    return category in _category_set(tuple(agency.categories))
 
 
 def _by_hint(facts: CaseFacts, usable: dict[str, A]) -> Choice[A] | None:
@@ -150,9 +168,9 @@ def _by_category_and_region(facts: CaseFacts, candidates: list[A]) -> Choice[A] 
     if not category or not region:
         return None
     scored = [
-        (_specificity(a, region), len(facts.keywords_found(a)), -rank, a)
+        (depth, len(facts.keywords_found(a)), -rank, a)
         for rank, a in enumerate(candidates)
-        if _handles(a, category) and _specificity(a, region) > 0
+        if _handles(a, category) and (depth := _specificity(a, region)) > 0
     ]
     if not scored:
         return None

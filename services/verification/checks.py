@@ -37,9 +37,9 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from shared.contract import CheckFinding
 from shared.lifecycle import Kind
@@ -68,6 +68,7 @@ _URL = re.compile(
     re.IGNORECASE,
 )
 _TOKEN = re.compile(r"[0-9a-z]+(?:-[0-9a-z]+)*")
+_FOLDED_WORD = re.compile(r"[\w@]+")
 
 #: Function words and the fillers of Indonesian complaints, formal and informal (SMS
 #: spellings included); they say nothing about *what* is reported.
@@ -119,7 +120,7 @@ def without_links(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """The lower-case word and number tokens of ``text``, links left out."""
-    return _TOKEN.findall(normalise(without_links(text)))
+    return ReportText.of(text).tokens
 
 
 def _is_meaningful(token: str) -> bool:
@@ -133,7 +134,72 @@ def _is_meaningful(token: str) -> bool:
 
 def meaningful_words(text: str) -> list[str]:
     """The tokens that carry content: no stopwords, no bare numbers, no ``aaaa``."""
-    return [t for t in tokens(text) if _is_meaningful(t)]
+    return ReportText.of(text).meaningful
+
+
+class ReportText:
+    """One report's text, read once: every check looks at the same forms and tokens.
+
+    Each form is computed the first time a check asks for it and kept for the next:
+    the checks, the suggestions and the duplicate terms of one report used to normalise
+    and tokenise the same text a dozen times. Held only while the report is checked.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    @classmethod
+    def of(cls, text: str | ReportText) -> ReportText:
+        """``text`` as read once (itself, when it already is)."""
+        return text if isinstance(text, ReportText) else cls(text)
+
+    @cached_property
+    def compatible(self) -> str:
+        """The text in Unicode compatibility form (NFKC), case kept: what :func:`mentions` reads."""
+        return unicodedata.normalize("NFKC", self.text)
+
+    @cached_property
+    def ascii_words(self) -> frozenset[str] | None:
+        """The lower-cased runs of word characters and hyphens of :attr:`compatible`, when
+        it is plain ASCII (else None): where a term of :class:`Phrases` can start."""
+        if not self.compatible.isascii():
+            return None
+        return frozenset(_ASCII_WORD.findall(self.compatible.lower()))
+
+    @cached_property
+    def _plain(self) -> str:
+        """Lower case, compatibility form, links left out: what the tokens come from."""
+        return normalise(without_links(self.text))
+
+    @cached_property
+    def tokens(self) -> list[str]:
+        """The lower-case word and number tokens (see :func:`tokens`)."""
+        return _TOKEN.findall(self._plain)
+
+    @cached_property
+    def meaningful(self) -> list[str]:
+        """The tokens that carry content (see :func:`meaningful_words`)."""
+        return [t for t in self.tokens if _is_meaningful(t)]
+
+    @cached_property
+    def terms(self) -> frozenset[str]:
+        """The terms two reports are compared by (see :func:`text_terms`)."""
+        return frozenset(self.meaningful).union(t for t in self.tokens if t.isdigit())
+
+    @cached_property
+    def links(self) -> list[str]:
+        """The URLs and bare domains in the text, as written."""
+        return _URL.findall(self.text)
+
+    @cached_property
+    def folded_words(self) -> list[str]:
+        """Every word (``@`` counts as a letter) with leetspeak undone and runs squeezed.
+
+        Folding the whole text, then splitting it, gives the same words as folding each
+        word: the folding maps word characters to word characters only, and a run of one
+        character never crosses the edge of a word.
+        """
+        return _FOLDED_WORD.findall(_RUNS.sub(r"\1", self._plain.translate(_LEET)))
 
 
 def _term_pattern(term: str) -> str:
@@ -148,13 +214,76 @@ def _matcher(terms: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![\w-])(?:" + "|".join(alternatives) + r")(?![\w-])", re.IGNORECASE)
 
 
-def mentions(text: str, terms: Sequence[str]) -> list[str]:
+_ASCII_WORD = re.compile(r"[\w-]+", re.ASCII)
+
+
+@lru_cache(maxsize=64)
+def _first_words(terms: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The first word of each term, lower case; None when a term is not plain ASCII."""
+    kept = [normalise(t.strip()) for t in terms if t.strip()]
+    if not all(t.isascii() for t in kept):
+        return None
+    return tuple(sorted({t.split(" ")[0] for t in kept}))
+
+
+@dataclass(frozen=True)
+class Phrases:
+    """Words or phrases :func:`mentions` looks for, compiled once rather than per report.
+
+    A plain-ASCII text skips the regular expression when no term can start in it. For
+    ASCII text and ASCII terms the matcher's case-insensitive comparison is exactly ASCII
+    lower-casing (its Unicode extras, such as dotless ``ı`` for ``i``, pair ASCII letters
+    only with non-ASCII ones), and a match starts after a character that is no word
+    character or hyphen, with the term's first word followed by whitespace (more words)
+    or by such a character (the end of the term). So a first word made of word characters
+    and hyphens only is then one of the text's lower-cased runs of them
+    (:attr:`ReportText.ascii_words`); any other first word must at least occur in it.
+    """
+
+    terms: tuple[str, ...]
+    matcher: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    #: None: some term is not ASCII, the matcher always runs.
+    _starts: tuple[frozenset[str], tuple[str, ...]] | None = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "matcher", _matcher(self.terms))
+        first = _first_words(self.terms)
+        if first is not None:
+            whole = frozenset(w for w in first if _ASCII_WORD.fullmatch(w))
+            starts = (whole, tuple(w for w in first if w not in whole))
+            object.__setattr__(self, "_starts", starts)
+        else:
+            object.__setattr__(self, "_starts", None)
+
+    @classmethod
+    def of(cls, terms: Sequence[str] | Phrases) -> Phrases:
+        """``terms`` compiled (themselves, when they already are)."""
+        return terms if isinstance(terms, Phrases) else cls(tuple(terms))
+
+    def cannot_occur_in(self, reading: ReportText) -> bool:
+        """True when no term can occur in the text (False: the matcher must tell)."""
+        words = reading.ascii_words
+        if words is None or self._starts is None:
+            return False
+        whole, other = self._starts
+        if not whole.isdisjoint(words):
+            return False
+        lowered = reading.compatible.lower()
+        return not any(word in lowered for word in other)
+
+
+def mentions(text: str | ReportText, terms: Sequence[str] | Phrases) -> list[str]:
     """The ``terms`` that occur in ``text`` as whole words, as written there, first seen first."""
-    matcher = _matcher(tuple(terms))
-    if matcher is None:
+    phrases = Phrases.of(terms)
+    if phrases.matcher is None:
+        return []
+    reading = ReportText.of(text)
+    if phrases.cannot_occur_in(reading):
         return []
     found: dict[str, str] = {}
-    for match in matcher.finditer(unicodedata.normalize("NFKC", text)):
+    for match in phrases.matcher.finditer(reading.compatible):
         written = " ".join(match.group(0).split())
         found.setdefault(written.lower(), written)
     return list(found.values())
@@ -173,11 +302,12 @@ PLACE_MARKERS = (
     "rsud", "rumah sakit", "rs", "kantor", "dinas", "disdukcapil", "dukcapil", "samsat",
     "dpmptsp", "balai", "masjid", "pln", "pdam", "bpjs",
 )  # fmt: skip
+_PLACE_MARKERS = Phrases(PLACE_MARKERS)
 
 
-def check_content(text: str, min_words: int) -> CheckFinding | None:
+def check_content(text: str | ReportText, min_words: int) -> CheckFinding | None:
     """``too_short``: the report has fewer than ``min_words`` meaningful words."""
-    count = len(meaningful_words(text))
+    count = len(ReportText.of(text).meaningful)
     if count >= min_words:
         return None
     return CheckFinding(
@@ -190,11 +320,12 @@ def check_content(text: str, min_words: int) -> CheckFinding | None:
 _NAMED_PLACE = re.compile(r"\b(?:[Dd]i|[Kk]e|[Dd]ekat|[Dd]epan|[Ss]ekitar|[Dd]aerah)\s+[A-Z][\w.]+")
 
 
-def check_specific(text: str, kind: Kind, has_location: bool) -> CheckFinding | None:
+def check_specific(text: str | ReportText, kind: Kind, has_location: bool) -> CheckFinding | None:
     """``too_general``: a complaint that names no place or institution and has no location."""
     if kind != Kind.PENGADUAN or has_location:
         return None
-    if mentions(text, PLACE_MARKERS) or _NAMED_PLACE.search(text):
+    reading = ReportText.of(text)
+    if mentions(reading, _PLACE_MARKERS) or _NAMED_PLACE.search(reading.text):
         return None
     return CheckFinding(
         code=Code.TOO_GENERAL,
@@ -249,25 +380,39 @@ DEFAULT_AMBIGUOUS_SECTOR: tuple[str, ...] = ("telkomsel",)
 
 @dataclass(frozen=True)
 class ScopeRules:
-    """Which names mark a service as private, public or mixed."""
+    """Which names mark a service as private, public or mixed (compiled once)."""
 
     private: tuple[str, ...] = DEFAULT_PRIVATE_SECTOR
     private_generic: tuple[str, ...] = DEFAULT_PRIVATE_GENERIC
     public: tuple[str, ...] = DEFAULT_PUBLIC_SECTOR
     ambiguous: tuple[str, ...] = DEFAULT_AMBIGUOUS_SECTOR
+    _compiled: tuple[Phrases, Phrases, Phrases, Phrases] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        lists = (self.private, self.private_generic, self.public, self.ambiguous)
+        object.__setattr__(self, "_compiled", tuple(Phrases(tuple(t)) for t in lists))
+
+    @property
+    def phrases(self) -> tuple[Phrases, Phrases, Phrases, Phrases]:
+        """Private, private generic, public and ambiguous names, compiled."""
+        return self._compiled
 
 
-def private_services(text: str, rules: ScopeRules) -> list[str]:
+def private_services(text: str | ReportText, rules: ScopeRules) -> list[str]:
     """The private-sector services ``text`` names, as written there."""
-    return mentions(text, rules.private)
+    return mentions(text, rules.phrases[0])
 
 
-def check_scope(text: str, rules: ScopeRules) -> CheckFinding | None:
+def check_scope(text: str | ReportText, rules: ScopeRules) -> CheckFinding | None:
     """``private_sector`` when only private services are named; ``scope_unclear`` when mixed."""
-    private = private_services(text, rules)
-    ambiguous = mentions(text, rules.ambiguous)
-    public = mentions(text, rules.public)
-    if not private and not public and (generic := mentions(text, rules.private_generic)):
+    reading = ReportText.of(text)
+    private_names, generic_names, public_names, ambiguous_names = rules.phrases
+    private = mentions(reading, private_names)
+    ambiguous = mentions(reading, ambiguous_names)
+    public = mentions(reading, public_names)
+    if not private and not public and (generic := mentions(reading, generic_names)):
         return CheckFinding(
             code=Code.SCOPE_UNCLEAR,
             detail=f"names private business in general ({', '.join(generic)}), no company",
@@ -315,11 +460,13 @@ def _folded(token: str) -> str:
 
 _STRONG = frozenset(_folded(w) for w in STRONG_INSULTS)
 _CONTEXT = frozenset(_folded(w) for w in CONTEXT_INSULTS)
+#: Words that are no substance of a complaint next to an insult (folded spelling).
+_NOT_SUBSTANCE = _STRONG | _CONTEXT | _ADDRESSEES
 
 
-def insults(text: str) -> list[str]:
+def insults(text: str | ReportText) -> list[str]:
     """The insults in ``text``, one entry per occurrence (folded spelling)."""
-    words = [_folded(t) for t in re.findall(r"[\w@]+", normalise(without_links(text)))]
+    words = ReportText.of(text).folded_words
     found: list[str] = []
     for i, word in enumerate(words):
         if word in _STRONG:
@@ -331,15 +478,13 @@ def insults(text: str) -> list[str]:
     return found
 
 
-def check_abuse(text: str, min_words: int) -> CheckFinding | None:
+def check_abuse(text: str | ReportText, min_words: int) -> CheckFinding | None:
     """``abusive`` when insults outweigh the content; ``offensive_language`` when not."""
-    found = insults(text)
+    reading = ReportText.of(text)
+    found = insults(reading)
     if not found:
         return None
-    folded_insults = _STRONG | _CONTEXT
-    substance = [
-        w for w in meaningful_words(text) if _folded(w) not in folded_insults | _ADDRESSEES
-    ]
+    substance = [w for w in reading.meaningful if _folded(w) not in _NOT_SUBSTANCE]
     detail = (
         f"{len(found)} insult(s) ({', '.join(sorted(set(found)))}); {len(substance)} other words"
     )
@@ -355,17 +500,19 @@ PROMOTIONAL_PHRASES = (
     "bonus new member", "deposit", "daftar sekarang", "klik link", "klik di sini", "gratis ongkir",
     "diskon", "cashback", "jackpot", "dijamin menang",
 )  # fmt: skip
+_PROMOTIONAL = Phrases(PROMOTIONAL_PHRASES)
 _REPEATED = re.compile(r"(\S)\1{3,}")
+_WHITESPACE = re.compile(r"\s+")
 
 
-def _repetition_dominates(text: str) -> bool:
-    visible = re.sub(r"\s+", "", text)
+def _repetition_dominates(reading: ReportText) -> bool:
+    visible = _WHITESPACE.sub("", reading.text)
     if not visible:
         return False
     repeated = sum(len(m.group(0)) for m in _REPEATED.finditer(visible))
     if repeated / len(visible) >= 0.3:
         return True
-    words = tokens(text)
+    words = reading.tokens
     longest = run = 1
     for previous, word in itertools.pairwise(words):
         run = run + 1 if word == previous else 1
@@ -373,14 +520,15 @@ def _repetition_dominates(text: str) -> bool:
     return len(words) >= 5 and longest >= 5
 
 
-def check_spam(text: str) -> CheckFinding | None:
+def check_spam(text: str | ReportText) -> CheckFinding | None:
     """``spam`` for links only, repeated characters or promotion; ``spam_suspected`` for a hint."""
-    links = _URL.findall(text)
-    if links and len(meaningful_words(text)) < 3:
+    reading = ReportText.of(text)
+    links = reading.links
+    if links and len(reading.meaningful) < 3:
         return CheckFinding(code=Code.SPAM, detail=f"only links ({len(links)})")
-    if _repetition_dominates(text):
+    if _repetition_dominates(reading):
         return CheckFinding(code=Code.SPAM, detail="mostly repeated characters or words")
-    promotion = mentions(text, PROMOTIONAL_PHRASES)
+    promotion = mentions(reading, _PROMOTIONAL)
     score = len(promotion) + (1 if promotion and links else 0)
     if score >= 2:
         return CheckFinding(
@@ -425,9 +573,9 @@ class DuplicateMatch:
     same_reporter: bool
 
 
-def text_terms(text: str) -> frozenset[str]:
+def text_terms(text: str | ReportText) -> frozenset[str]:
     """The normalised terms two reports are compared by: meaningful words and numbers."""
-    return frozenset(t for t in tokens(text) if _is_meaningful(t) or t.isdigit())
+    return ReportText.of(text).terms
 
 
 def jaccard(a: Iterable[str], b: Iterable[str]) -> float:

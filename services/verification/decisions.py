@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.verification.checks import text_terms
+from services.verification.checks import ReportText
 from services.verification.policy import (
     STEP_OF_DECISION,
     Assessment,
@@ -87,19 +87,20 @@ def referred_id(tracking_id: str) -> str:
 
 def facts_of(case: Case) -> ReportFacts:
     """A stored case as the policy sees it."""
-    text = case.text
+    reading = ReportText(case.text)  # read once: for its terms here, for the checks later
     stored_terms = case.text_terms
     return ReportFacts(
         tracking_id=case.tracking_id,
         kind=case.kind,
-        text=text,
+        text=reading.text,
         received_at=case.received_at,
         anonymous=case.anonymous,
         confidential=case.confidential,
         has_location=bool(case.location),
         category_hint=case.category_hint,
-        terms=stored_terms if stored_terms is not None else text_terms(text),
+        terms=stored_terms if stored_terms is not None else reading.terms,
         fingerprints=case.reporter_fingerprints,
+        reading=reading,
     )
 
 
@@ -108,7 +109,7 @@ def suggestions(case: Case) -> tuple[str | None, Severity]:
     stored = case.suggestion
     if stored:
         return stored.get("category"), Severity(stored["severity"])
-    text = case.text
+    text = ReportText(case.text)
     return suggest_category(text, case.category_hint), suggest_severity(text, case.kind)
 
 

@@ -51,6 +51,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
@@ -64,6 +65,8 @@ from services.verification.checks import (
     DuplicateMatch,
     DuplicateRules,
     OpenCase,
+    Phrases,
+    ReportText,
     ScopeRules,
     check_abuse,
     check_content,
@@ -137,12 +140,12 @@ class VerificationPolicy(BaseModel):
         return self
 
     def scope_rules(self) -> ScopeRules:
-        """The scope check's word lists."""
-        return ScopeRules(
-            private=self.private_sector_terms,
-            private_generic=self.private_generic_terms,
-            public=self.public_sector_terms,
-            ambiguous=self.ambiguous_sector_terms,
+        """The scope check's word lists (compiled once per set of lists)."""
+        return _scope_rules(
+            self.private_sector_terms,
+            self.private_generic_terms,
+            self.public_sector_terms,
+            self.ambiguous_sector_terms,
         )
 
     def duplicate_rules(self) -> DuplicateRules:
@@ -151,6 +154,16 @@ class VerificationPolicy(BaseModel):
             similarity=self.duplicate_similarity,
             same_reporter_similarity=self.same_reporter_similarity,
         )
+
+
+@lru_cache(maxsize=16)
+def _scope_rules(
+    private: tuple[str, ...],
+    private_generic: tuple[str, ...],
+    public: tuple[str, ...],
+    ambiguous: tuple[str, ...],
+) -> ScopeRules:
+    return ScopeRules(private, private_generic, public, ambiguous)
 
 
 # --- category and severity ------------------------------------------------------------------
@@ -233,6 +246,10 @@ LIGHT_WORDS = (
 )  # fmt: skip
 
 _SLUG = re.compile(r"[^a-z0-9]+")
+#: The word lists above, compiled once (they are constants of this module).
+_CATEGORY_PHRASES = {name: Phrases(words) for name, words in CATEGORY_RULES.items()}
+_SEVERE = Phrases(SEVERE_WORDS)
+_LIGHT = Phrases(LIGHT_WORDS)
 
 
 def category_slug(text: str) -> str:
@@ -240,9 +257,10 @@ def category_slug(text: str) -> str:
     return _SLUG.sub("_", text.strip().lower()).strip("_")
 
 
-def suggest_category(text: str, hint: str | None = None) -> str | None:
+def suggest_category(text: str | ReportText, hint: str | None = None) -> str | None:
     """The category the text's words point to; the reporter's hint when it is a known one."""
-    scores = {name: len(mentions(text, words)) for name, words in CATEGORY_RULES.items()}
+    reading = ReportText.of(text)
+    scores = {name: len(mentions(reading, words)) for name, words in _CATEGORY_PHRASES.items()}
     best = max(scores, key=lambda name: scores[name])
     known_hint = category_slug(hint) if hint else None
     # The reporter chose it (a form's list): kept unless the text clearly says otherwise.
@@ -251,11 +269,12 @@ def suggest_category(text: str, hint: str | None = None) -> str | None:
     return best if scores[best] > 0 else None
 
 
-def suggest_severity(text: str, kind: Kind) -> Severity:
+def suggest_severity(text: str | ReportText, kind: Kind) -> Severity:
     """*berat* for heavy matters, *ringan* for suggestions and questions, else *sedang*."""
-    if mentions(text, SEVERE_WORDS):
+    reading = ReportText.of(text)
+    if mentions(reading, _SEVERE):
         return Severity.BERAT
-    if kind in (Kind.ASPIRASI, Kind.PERMINTAAN_INFORMASI) or mentions(text, LIGHT_WORDS):
+    if kind in (Kind.ASPIRASI, Kind.PERMINTAAN_INFORMASI) or mentions(reading, _LIGHT):
         return Severity.RINGAN
     return Severity.SEDANG
 
@@ -277,6 +296,17 @@ class ReportFacts:
     category_hint: str | None = None
     terms: frozenset[str] = frozenset()
     fingerprints: frozenset[str] = frozenset()
+    #: ``text`` as read for the checks, when already read (its terms, for one); else
+    #: :func:`assess` reads it.
+    reading: ReportText | None = field(default=None, repr=False, compare=False)
+
+    def read(self) -> ReportText:
+        """The text as every check reads it (read once)."""
+        reading = self.reading
+        if reading is None or reading.text != self.text:
+            reading = ReportText(self.text)
+            object.__setattr__(self, "reading", reading)  # a cache: not compared, not shown
+        return reading
 
     def as_open_case(self) -> OpenCase:
         """This report as the duplicate check compares it."""
@@ -302,9 +332,10 @@ def assess(
     report: ReportFacts, open_cases: list[OpenCase], policy: VerificationPolicy
 ) -> Assessment:
     """Run every automatic check on ``report`` against the ``open_cases`` it may repeat."""
-    text = report.text
+    text = report.read()  # every check reads the same normalised text and tokens
     duplicate = find_duplicate(report.as_open_case(), open_cases, policy.duplicate_rules())
-    scope = check_scope(text, policy.scope_rules())
+    scope_rules = policy.scope_rules()
+    scope = check_scope(text, scope_rules)
     findings = [
         check_content(text, policy.min_meaningful_words),
         check_specific(text, report.kind, report.has_location),
@@ -314,7 +345,7 @@ def assess(
         check_duplicate(duplicate),
     ]
     private = (
-        private_services(text, policy.scope_rules())
+        private_services(text, scope_rules)
         if scope is not None and scope.code == Code.PRIVATE_SECTOR
         else []
     )

@@ -242,3 +242,60 @@ def test_extra_holiday_without_a_name_is_rejected(tmp_path: Path) -> None:
     path.write_text(json.dumps([{"date": "2026-06-17"}]), encoding="utf-8")
     with pytest.raises(ValidationError, match="name"):
         load_extra_holidays(path)
+
+
+# --- day counts are remembered (issue 11: no per-message work that can be done once) ------
+
+
+def _count_after(cal: WorkingCalendar, start: dt.date, n: int) -> dt.date:
+    """``add_working_days`` as it counted before it remembered its counts."""
+    day = start
+    if n == 0:
+        while not cal.is_working_day(day):
+            day += dt.timedelta(days=1)
+        return day
+    while n:
+        day += dt.timedelta(days=1)
+        n -= cal.is_working_day(day)
+    return day
+
+
+def _count_before(cal: WorkingCalendar, last: dt.date, n: int) -> dt.date:
+    """The day ``working_days_before`` started before it remembered its counts."""
+    day = last
+    while n:
+        day -= dt.timedelta(days=1)
+        n -= cal.is_working_day(day)
+    return day
+
+
+@pytest.mark.parametrize("extra", [(), (PALEMBANG,)], ids=["national", "with_palembang"])
+def test_remembered_counts_equal_counting_afresh(extra: tuple[ExtraHoliday, ...]) -> None:
+    cal = WorkingCalendar(extra)
+    days = [dt.date(2025, 12, 1) + dt.timedelta(days=i) for i in range(0, 800, 3)]
+    for _ in range(2):  # the second round answers from what the first remembered
+        for start in days:
+            for n in (0, 1, 3, 5, 10, 22):
+                assert cal.add_working_days(start, n) == _count_after(cal, start, n)
+                deadline = dt.datetime.combine(start, dt.time(12), tzinfo=WIB)
+                expected = cal.start_of_day(_count_before(cal, start, n))
+                assert cal.working_days_before(deadline, n) == expected
+
+
+def test_each_calendar_remembers_its_own_holidays() -> None:
+    national, local = WorkingCalendar(), WorkingCalendar([PALEMBANG])
+    day_before = PALEMBANG.date - dt.timedelta(days=1)  # Tuesday 16 June 2026
+    assert national.add_working_days(day_before, 1) == PALEMBANG.date
+    assert local.add_working_days(day_before, 1) == PALEMBANG.date + dt.timedelta(days=1)
+    assert national.add_working_days(day_before, 1) == PALEMBANG.date
+
+
+def test_a_full_memory_is_emptied_and_counts_stay_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shared.calendar
+
+    monkeypatch.setattr(shared.calendar, "_COUNTS_KEPT", 10)
+    cal = WorkingCalendar([PALEMBANG])
+    for i in range(50):
+        start = dt.date(2026, 6, 1) + dt.timedelta(days=i)
+        assert cal.add_working_days(start, 2) == _count_after(cal, start, 2)
+        assert len(cal._after) <= 10

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.case import Case
+from shared.case import Case, Receipt, new_case, reporter_fingerprints
 from shared.lifecycle import Kind, Status
 from tests import factories
 
@@ -49,3 +49,21 @@ def test_a_dispatched_case_keeps_what_intake_stored() -> None:
     case = Case(doc)
     assert case.status is Status.DISPATCHED and case.agency == "pupr-palembang"
     assert case.deadline("verification") is not None and case.deadline("resolution") is not None
+
+
+def test_fingerprints_made_once_by_intake_are_the_ones_the_case_would_make() -> None:
+    # Intake makes the reporter's fingerprints once (its rate limit counts by them) and
+    # hands them to new_case; the stored case is the same as when new_case makes them.
+    report = factories.report(reporter={"phone": "+6281234567890", "email": "b@x.id"})
+    receipt = Receipt(tracking_id="T1", received_at=AT, verification_deadline=AT)
+    protector = factories.UNIT_PROTECTOR
+    prints = reporter_fingerprints(report, protector)
+    given = new_case(report, b"{}", receipt, protector, prints)
+    made = new_case(report, b"{}", receipt, protector)
+    assert len(prints) == 2
+    assert given["reporter"]["fingerprints"] == made["reporter"]["fingerprints"] == sorted(prints)
+    sealed = ("reporter", "raw_sealed")
+    assert {k: v for k, v in given.items() if k not in sealed} == {
+        k: v for k, v in made.items() if k not in sealed
+    }
+    assert reporter_fingerprints(factories.report(reporter=None), protector) == set()

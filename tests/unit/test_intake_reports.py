@@ -153,6 +153,16 @@ def test_deep_nesting_is_quarantined_not_crashed_on() -> None:
     )
 
 
+def test_the_depth_is_counted_only_when_the_brackets_could_nest_too_deep() -> None:
+    # At most MAX_DEPTH opening brackets cannot nest deeper; past that, they are counted.
+    just_deep_enough = raw(meta=json.loads("[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)))
+    assert parse_report(just_deep_enough, "channel.sms", LIMIT).model_extra
+    too_deep = refused(raw(meta=json.loads("[" * MAX_DEPTH + "]" * MAX_DEPTH)))
+    assert too_deep.problems[0].problem == f"nested {MAX_DEPTH + 1} deep; at most {MAX_DEPTH}"
+    many_but_flat = raw(meta=[[1]] * 40, title="[[[[{{{{" * 10)
+    assert parse_report(many_but_flat, "channel.sms", LIMIT).title == "[[[[{{{{" * 10
+
+
 def test_validation_errors_never_repeat_the_input() -> None:
     secret = "Siti Aminah 081277889900"
     for fields in (
