@@ -35,9 +35,21 @@ def _needs_servers(config: pytest.Config) -> bool:
     return not all("tests/unit" in path for path in paths)
 
 
+def _xdist_controller(config: pytest.Config) -> bool:
+    """The pytest-xdist process that only hands tests to its workers (it runs none)."""
+    return bool(config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses"))
+
+
+def _own_namespace_per_worker() -> bool:
+    """Each worker gets its own vhost and MongoDB, unless an explicit URL is shared by all."""
+    return not os.environ.get("LAPOR_TEST_AMQP_URL") and not os.environ.get("LAPOR_TEST_MONGO_URL")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     global _servers, _selection_error
-    if not _needs_servers(config):
+    if not _needs_servers(config) or (
+        _xdist_controller(config) and not hasattr(config, "workerinput")
+    ):
         return
     # every client the services make records the shapes of its queries and updates
     storage.command_listeners.append(query_shapes.RECORDER)
@@ -45,6 +57,23 @@ def pytest_configure(config: pytest.Config) -> None:
         _servers = server_selection.select()
     except Exception as exc:  # reported in the header and by every test that needs a server
         _selection_error = f"{type(exc).__name__}: {exc}"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``-n 2 --dist loadgroup`` (the default) a test marked ``own_worker`` runs on
+    a worker of its own beside the rest, which keep their order on the other.
+
+    The store-outage test waits three minutes with next to nothing to do; beside the rest
+    it costs no wall time. Every other test keeps running one after another, as they
+    assume (the broker users some of them create are the broker's, not the vhost's).
+    Each worker has its own vhost and MongoDB; with an explicit, shared URL everything
+    stays on one worker.
+    """
+    apart = _own_namespace_per_worker()
+    for item in items:
+        own = apart and item.get_closest_marker("own_worker") is not None
+        item.add_marker(pytest.mark.xdist_group(item.nodeid if own else "the-rest"))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -65,6 +94,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    if _xdist_controller(config) and _needs_servers(config):
+        return server_selection.describe()
     if _servers is not None:
         return _servers.header()
     if _selection_error is not None:

@@ -111,6 +111,35 @@ def _stand_in_process(stack: ExitStack) -> tuple[str, int]:
     return url, process.pid
 
 
+def describe() -> list[str]:
+    """The header's lines under pytest-xdist, where each worker chooses (and starts) its own.
+
+    The same choice as :func:`select`, made without starting anything.
+    """
+    docker = (
+        None
+        if os.environ.get("LAPOR_TEST_AMQP_URL") and os.environ.get("LAPOR_TEST_MONGO_URL")
+        else _docker_answers()
+    )
+    amqp = (
+        "LAPOR_TEST_AMQP_URL (shared by the workers)"
+        if os.environ.get("LAPOR_TEST_AMQP_URL")
+        else "testcontainers rabbitmq:3.13, one per worker"
+        if docker
+        else "local 127.0.0.1:5672, a fresh vhost per worker"
+    )
+    mongo = (
+        "LAPOR_TEST_MONGO_URL (shared by the workers)"
+        if os.environ.get("LAPOR_TEST_MONGO_URL")
+        else "testcontainers mongo:7, one per worker"
+        if docker
+        else "LAPOR stand-in server (lapor devdb), one process per worker"
+    )
+    return [
+        f"lapor servers (each xdist worker chooses its own): RabbitMQ = {amqp}; MongoDB = {mongo}"
+    ]
+
+
 def select() -> Servers:
     """Choose the servers for this test session (and start what must be started)."""
     namespace = f"lapor-test-{uuid.uuid4().hex[:8]}"

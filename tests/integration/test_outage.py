@@ -27,7 +27,7 @@ from tests.conftest import make_settings
 from tests.servers import Servers
 from tests.support import eventually, publish
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.own_worker]
 
 OUTAGE_SECONDS = float(os.environ.get("LAPOR_TEST_OUTAGE_SECONDS", "180"))
 PER_BATCH = 20
