@@ -40,6 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, lru_cache
+from importlib.resources import files
 
 from shared.contract import CheckFinding
 from shared.lifecycle import Kind
@@ -104,6 +105,8 @@ COMMON_TERMS = frozenset(
         "disampaikan", "ditindaklanjuti", "menindaklanjuti", "tindaklanjut", "dibiarkan",
         "mengeluhkan", "keluhan", "pengaduan", "aduan", "lokasi", "tetangga", "seberang",
         "menunggu", "seminggu", "setengah", "sepanjang", "kejadian", "permasalahan", "masalah",
+        # the abbreviations of an address
+        "jl", "jln", "gg", "no", "rt", "rw", "kel", "kec", "kab",
     )
 )  # fmt: skip
 
@@ -585,15 +588,57 @@ def jaccard(a: Iterable[str], b: Iterable[str]) -> float:
     return len(first & second) / len(union) if union else 0.0
 
 
-def _term_order(term: str) -> tuple[bool, int, str]:
-    return (term in COMMON_TERMS, -len(term), term)
+def _load_term_frequency() -> dict[str, int]:
+    text = (
+        files(__package__ or "services.verification")
+        .joinpath("data/term_frequency_id.txt")
+        .read_text(encoding="utf-8")
+    )
+    table: dict[str, int] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            band, words = line.split("\t", 1)
+            table.update(dict.fromkeys(words.split(), int(band)))
+    return table
+
+
+#: How common each Indonesian word is (Zipf frequency × 10, from wordfreq; a word not
+#: listed is rare: names of streets, villages, people). Frozen with :data:`KEY_ORDER`.
+TERM_FREQUENCY = _load_term_frequency()
+
+#: The term order :func:`dedup_keys` follows, stored with each case's keys as
+#: ``dedup_version`` (with the similarity the keys were made for). Verification re-keys
+#: the open cases made under another version when it starts. 1 was longest first; 2 is
+#: rarest first by :data:`TERM_FREQUENCY`.
+KEY_ORDER = 2
+
+
+def key_version(threshold: float) -> str:
+    """What a case's stored keys were made for: the term order and the similarity."""
+    return f"{KEY_ORDER}/{threshold:g}"
+
+
+def _number_band(number: str) -> int:
+    """How common a number is, in :data:`TERM_FREQUENCY`'s units. A number names one house,
+    one RT or one kilometre post, so each one is rare across complaints; only single
+    digits and years are everywhere."""
+    if len(number) == 1 or (len(number) == 4 and number[:2] in ("19", "20")):
+        return 50
+    return 0
+
+
+@lru_cache(maxsize=65536)
+def _term_order(term: str) -> tuple[bool, int, int, str]:
+    band = _number_band(term) if term.isdigit() else TERM_FREQUENCY.get(term, 0)
+    return (term in COMMON_TERMS, band, -len(term), term)
 
 
 def dedup_keys(terms: Iterable[str], threshold: float) -> list[str]:
     """The few term pairs two sets at least ``threshold``-similar always share one of.
 
-    Prefix filtering: order all terms by one fixed global order (rare-looking first:
-    long, not a common complaint word). If Jaccard(A, B) >= t, then A and B share at
+    Prefix filtering: order all terms by one fixed global order (rarest first: not a
+    common complaint word, then by how common the word is in Indonesian, then longest
+    first; see :data:`KEY_ORDER`). If Jaccard(A, B) >= t, then A and B share at
     least ceil(t·|A|) terms, so the first |A| - ceil(t·|A|) + 2 terms of A and the
     first |B| - ceil(t·|B|) + 2 terms of B both hold the two first of the shared terms
     (A's prefix leaves out at most |A| - ceil(t·|A|) terms, so it holds at least two
@@ -604,8 +649,11 @@ def dedup_keys(terms: Iterable[str], threshold: float) -> list[str]:
     Pairs, not single terms: one common word long enough to come first (*berlubang*, in
     every pothole report) made every stored pothole report a candidate, so the look-up
     returned more documents the more cases were stored; two reports rarely share two
-    such words unless they are alike. Sets so small that two of them can be similar
-    while sharing one term only (at most 1/t terms) keep single-term keys as well.
+    such words unless they are alike. Rarest first, not longest first: long words
+    (*kendaraan*, *tergenang*) are common in complaints, while the words that tell two
+    reports apart (a street, a village, a house number) are rare in Indonesian at large.
+    Sets so small that two of them can be similar while sharing one term only (at most 1/t
+    terms) keep single-term keys as well.
     """
     ordered = sorted(set(terms), key=_term_order)
     if not ordered:
