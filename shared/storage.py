@@ -12,7 +12,8 @@ The ``complaints`` document (``_id`` = tracking ID), by who writes which fields:
   updated_at deadlines.verification timeline[]``
 - verification: ``checks[] category severity kind anonymous confidential duplicate_of
   verified_at archive_reason question``; also ``suggestion{category, severity}``,
-  ``text_terms[] dedup_keys[]`` (the duplicate look-up), ``duplicates[]`` (on an original:
+  ``text_terms[] dedup_keys[] dedup_version`` (the duplicate look-up; the version says
+  which term order and similarity made the keys), ``duplicates[]`` (on an original:
   the cases archived as its duplicates), ``archived_at``, ``agency_hint`` (when the admin
   names the agency) and ``deadlines.verification`` (restarted when a deferred case resumes)
 - routing: ``agency agency_name agency_tz hop hops[] dispatched_at deadlines.follow_up

@@ -29,6 +29,7 @@ def create(settings: LaporSettings | None = None, clock: Clock | None = None) ->
             admin_desk_deadline=lambda at: ctx.settings.sla.admin_desk_deadline(ctx.calendar, at),
         )
         verification = Verification(ctx, rules)
+        ctx.background.append(verification.rekey_once_started)
 
         @ctx.consume(
             topology.VERIFICATION_RECEIVED,

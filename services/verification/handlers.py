@@ -18,6 +18,7 @@ two deliveries may both pass; both then reach an admin or an agency, and neither
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
@@ -26,8 +27,10 @@ from typing import Any
 
 from faststream.rabbit.message import RabbitMessage
 from pydantic import ValidationError
+from pymongo import UpdateOne
+from pymongo.errors import PyMongoError
 
-from services.verification.checks import OpenCase, dedup_keys
+from services.verification.checks import OpenCase, dedup_keys, key_version
 from services.verification.decisions import (
     Rules,
     decide_admin,
@@ -50,6 +53,9 @@ from shared.unit_of_work import Command
 from shared.vocabulary import CaseNotFound, Reason, Refused
 
 log = logging.getLogger("lapor.verification")
+
+#: How long to wait before re-keying again when the store was away.
+REKEY_RETRY_SECONDS = 5.0
 
 Document = dict[str, Any]
 DeadlineRule = Callable[[datetime], datetime]
@@ -110,6 +116,7 @@ class Verification:
         self._same_reporter_similarity = min(
             self._duplicates.same_reporter_similarity, self._duplicates.similarity
         )
+        self._key_version = key_version(self._policy.duplicate_similarity)
 
     # --- events: complaint.received, complaint.information_added ----------------------
 
@@ -149,7 +156,11 @@ class Verification:
         change = decide_checked(case, assessment, verdict, self._ctx.clock.now())
         if change is not None:
             # What the look-up of later reports reads, stored with the verdict (one update).
-            change.fields |= {"text_terms": sorted(facts.terms), "dedup_keys": keys}
+            change.fields |= {
+                "text_terms": sorted(facts.terms),
+                "dedup_keys": keys,
+                "dedup_version": self._key_version,
+            }
         if change is None or not await self._cases.commit(change):
             log.info(
                 "case changed during its checks; left as it is", extra={"tracking_id": tracking_id}
@@ -195,6 +206,57 @@ class Verification:
             limit=self._policy.duplicate_candidates,
         )
         return [facts_of(Case(doc)).as_open_case() async for doc in cursor]
+
+    async def rekey_once_started(self, stop: asyncio.Event) -> None:
+        """:meth:`rekey`, retried while the store is away, until it is done or we stop."""
+        while not stop.is_set():
+            try:
+                await self.rekey()
+                return
+            except PyMongoError as exc:
+                log.warning("re-keying open cases failed; retrying", extra={"error": str(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=REKEY_RETRY_SECONDS)
+
+    async def rekey(self, batch: int = 500) -> int:
+        """Give the open cases keyed under another term order or similarity today's keys.
+
+        Run once when verification starts (a new release with a new ``checks.KEY_ORDER``,
+        or a changed ``duplicate_similarity``): the look-up of a new report only finds cases
+        whose keys were made the same way. Idempotent, and safe beside other replicas doing
+        the same (the keys follow from the stored terms). Until it is done, a duplicate of
+        a case not yet re-keyed passes its check and goes on as a case of its own.
+        """
+        stale = self._complaints.find(
+            {
+                "status": {"$in": _OPEN_STATUSES},
+                "text_terms": {"$exists": True},
+                "dedup_version": {"$ne": self._key_version},
+            },
+            {"text_terms": 1},
+            batch_size=batch,
+        )
+        updates: list[UpdateOne] = []
+        done = 0
+        async for case in stale:
+            keys = dedup_keys(case["text_terms"], self._policy.duplicate_similarity)
+            updates.append(
+                UpdateOne(
+                    {"_id": case["_id"], "dedup_version": {"$ne": self._key_version}},
+                    {"$set": {"dedup_keys": keys, "dedup_version": self._key_version}},
+                )
+            )
+            if len(updates) >= batch:
+                done += (await self._complaints.bulk_write(updates, ordered=False)).modified_count
+                updates.clear()
+        if updates:
+            done += (await self._complaints.bulk_write(updates, ordered=False)).modified_count
+        if done:
+            log.info(
+                "open cases re-keyed for the duplicate look-up",
+                extra={"cases": done, "key_version": self._key_version},
+            )
+        return done
 
     async def _link_duplicate(self, original: str, duplicate: str) -> None:
         """Record on the original case that ``duplicate`` repeats it (once)."""

@@ -21,7 +21,7 @@ import pytest
 
 from services.intake import app as intake_app
 from services.verification import app as verification_app
-from services.verification.checks import jaccard, text_terms
+from services.verification.checks import dedup_keys, jaccard, key_version, text_terms
 from services.verification.policy import VerificationPolicy
 from services.verification.settings import VerificationSettings
 from shared import topology
@@ -292,6 +292,43 @@ async def test_a_duplicate_is_archived_and_linked_to_its_original_on_both_cases(
     assert orig_case["duplicates"] == [duplicate]
     link = orig_case["timeline"][-1]
     assert (link["step"], link["duplicate"]) == ("link_duplicate", duplicate)
+
+
+async def test_open_cases_keyed_by_an_earlier_release_are_rekeyed_when_verification_starts(
+    amqp: aio_pika.abc.AbstractConnection, settings: IntakeSettings, events: Listener, store: Store
+) -> None:
+    similarity = VerificationPolicy().duplicate_similarity
+    async with (
+        intake_app.create(settings),
+        verification_app.create(verification_settings(settings)),
+    ):
+        original = await submit(amqp, store, report(POTHOLE))
+        await outcome(events, original, "verified")
+        closed = await submit(amqp, store, report(SHOPEE))
+        await outcome(events, closed, "archived")
+    # As an earlier release stored them: keys made another way, no version.
+    for tracking_id in (original, closed):
+        await store.complaints.update_one(
+            {"_id": tracking_id},
+            {"$set": {"dedup_keys": ["kunci lama"]}, "$unset": {"dedup_version": ""}},
+        )
+    async with (
+        intake_app.create(settings),
+        verification_app.create(verification_settings(settings)),
+    ):
+        rekeyed = await eventually(
+            lambda: store.complaints.find_one(
+                {"_id": original, "dedup_version": key_version(similarity)}
+            )
+        )
+        assert rekeyed["dedup_keys"] == dedup_keys(rekeyed["text_terms"], similarity)
+        # so a near-identical report finds it again
+        duplicate = await submit(amqp, store, report(POTHOLE_AGAIN))
+        archived = await outcome(events, duplicate, "archived")
+    assert (archived["reason"], archived["duplicate_of"]) == ("duplicate", original)
+    untouched = await store.complaints.find_one({"_id": closed})
+    assert untouched is not None  # an archived case is no candidate: left as it was
+    assert untouched["dedup_keys"] == ["kunci lama"] and "dedup_version" not in untouched
 
 
 async def test_the_same_reporter_rewording_an_open_case_is_a_duplicate(
