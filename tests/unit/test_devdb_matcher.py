@@ -18,7 +18,7 @@ import pytest
 from bson.objectid import ObjectId
 from mongomock import filtering
 
-from lapor_devdb import engine, matcher  # noqa: F401 - engine installs the expressions
+from lapor_devdb import engine, matcher
 from services.verification.handlers import similar_to
 from tests import query_shapes
 
@@ -436,3 +436,60 @@ def test_datetimes_with_and_without_a_zone_fail_alike() -> None:
         for name in ("$gt", "$lte", "$eq", "$ne"):
             _assert_same({"t": {name: operand}}, documents)
         _assert_same({"t": operand}, documents)
+
+
+# -- in the engine ----------------------------------------------------------------------------
+
+
+def _engine_with(documents: list[dict[str, Any]]) -> engine._Engine:
+    stand_in = engine._Engine()
+    stand_in.execute(
+        "db",
+        {"createIndexes": "c", "indexes": [{"key": {"status": 1}, "name": "status"}]},
+    )
+    stand_in.execute("db", {"insert": "c", "documents": documents})
+    return stand_in
+
+
+def test_a_command_testing_many_documents_compiles_its_filter_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stand_in = _engine_with([{"_id": i, "status": "open", "n": i} for i in range(50)])
+    compiled: list[Any] = []
+    real_compiled = matcher.compiled
+
+    def compiling(query: Any) -> Any:
+        compiled.append(query)
+        return real_compiled(query)
+
+    calls = 0
+    real_applies = engine._filter_applies
+
+    def applying(query: Any, document: Any) -> bool:
+        nonlocal calls
+        calls += 1
+        return bool(real_applies(query, document))
+
+    monkeypatch.setattr(matcher, "compiled", compiling)
+    monkeypatch.setattr(engine, "_filter_applies", applying)
+    query = {"status": "open", "n": {"$gte": 10, "$ne": 20}}
+    reply = stand_in.execute("db", {"find": "c", "filter": query})
+    assert [d["_id"] for d in reply["cursor"]["firstBatch"]] == [
+        i for i in range(10, 50) if i != 20
+    ]
+    assert len(compiled) == 1
+    assert calls == engine._COMPILE_AFTER  # mongomock's filter only while warming up
+
+
+def test_a_small_look_up_compiles_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    stand_in = _engine_with([{"_id": i, "status": f"s{i % 10}"} for i in range(30)])
+    monkeypatch.setattr(matcher, "compiled", lambda query: pytest.fail("compiled"))
+    reply = stand_in.execute("db", {"find": "c", "filter": {"status": "s3"}})
+    assert [d["_id"] for d in reply["cursor"]["firstBatch"]] == [3, 13, 23]
+
+
+def test_a_filter_left_to_mongomock_still_answers_in_the_engine() -> None:
+    stand_in = _engine_with([{"_id": i, "status": "open", "title": f"t{i}"} for i in range(20)])
+    query = {"status": "open", "title": {"$regex": "^t1"}}
+    reply = stand_in.execute("db", {"find": "c", "filter": query})
+    assert sorted(d["_id"] for d in reply["cursor"]["firstBatch"]) == [1, *range(10, 20)]
