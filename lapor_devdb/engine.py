@@ -26,7 +26,7 @@ from mongomock.collection import Collection as _MongomockCollection
 from mongomock.store import CollectionStore
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from lapor_devdb import expressions, strict
+from lapor_devdb import expressions, matcher, strict
 from lapor_devdb.errors import RolledBack, _CommandError
 from lapor_devdb.indexes import (
     MAX_FOR_SORTING,
@@ -54,6 +54,10 @@ _MAX_WRITE_BATCH = 100_000
 _FIRST_BATCH = 101  # MongoDB's default first batch
 _CURSOR_IDLE_SECONDS = 600.0  # MongoDB's cursorTimeoutMillis
 _TTL_SWEEP_SECONDS = 60.0  # MongoDB's ttlMonitorSleepSecs
+# A filter is compiled (lapor_devdb.matcher) once a command has tested this many documents
+# with it: a look-up of a document or two pays nothing for compiling.
+_COMPILE_AFTER = 4
+_MAX_FILTERS_KEPT = 256  # per command; an insert of many documents makes a filter for each
 
 
 def _expire_only_in_the_sweep(store: object) -> None:
@@ -351,6 +355,52 @@ def _sort_key(key: str, document: Document) -> Any:
     return _resolve_sort_key(key, document)
 
 
+class _FilterTests:
+    """How one command tests documents against each filter it meets: mongomock's
+    ``filter_applies`` for the first few, then the filter compiled (:mod:`lapor_devdb.matcher`).
+
+    Filters are told apart by identity; each is kept (so its id stays its own) until the
+    command ends with the collection object that holds this.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, _FilterTest] = {}
+
+    def test_of(self, filter: Any) -> Callable[[Document], bool]:
+        """A test of documents against ``filter``, giving ``filter_applies``'s answers."""
+        entry = self._seen.get(id(filter))
+        if entry is None or entry.filter is not filter:
+            if len(self._seen) >= _MAX_FILTERS_KEPT:
+                self._seen.clear()
+            entry = self._seen[id(filter)] = _FilterTest(filter)
+        return entry.compiled or entry
+
+
+class _FilterTest:
+    """One filter's test within a command: ``filter_applies`` at first, then compiled."""
+
+    __slots__ = ("compiled", "filter", "tested")
+
+    def __init__(self, filter: Any) -> None:
+        self.filter = filter
+        self.tested = 0
+        self.compiled: Callable[[Document], bool] | None = None
+
+    def __call__(self, document: Document) -> bool:
+        if self.compiled is None:
+            self.tested += 1
+            if self.tested <= _COMPILE_AFTER:
+                return _applies(self.filter, document)
+            self.compiled = matcher.compiled(self.filter) or functools.partial(
+                _applies, self.filter
+            )
+        return self.compiled(document)
+
+
+def _applies(filter: Any, document: Document) -> bool:
+    return _filter_applies(filter, document)  # looked up each time: tests replace it
+
+
 class _StoreIndexes:
     """The declared indexes of one collection's store, and the documents to refile in them."""
 
@@ -413,6 +463,8 @@ class _IndexedCollection(_MongomockCollection):
         self._lapor_refiled: set[Any] = set()
         # while a sorted query with a limit runs: (sort, how many matches it needs)
         self._lapor_order: tuple[list[tuple[str, int]], int] | None = None
+        # made for one command (_Engine._collection), and so is this
+        self._lapor_tests = _FilterTests()
 
     @contextlib.contextmanager
     def sorted_by(self, sort: list[tuple[str, int]] | None, wanted: int) -> Iterator[None]:
@@ -494,7 +546,8 @@ class _IndexedCollection(_MongomockCollection):
         if not found:
             _filter_applies(filter, {})  # mongomock validates a query that meets no document
             return iter(())
-        return (document for document in found if _filter_applies(filter, document))
+        test = self._lapor_tests.test_of(filter)
+        return (document for document in found if test(document))
 
     def _through_indexes(self, filter: Any) -> Iterator[Document]:
         """The matches of ``filter`` from the best index plan, or a scan if none helps."""
@@ -519,13 +572,14 @@ class _IndexedCollection(_MongomockCollection):
     def _checked(self, keys: Iterable[Any], filter: Any) -> Iterator[Document]:
         """The documents under ``keys`` that match ``filter``; forgets keys since deleted."""
         documents = self._store._documents
+        test = self._lapor_tests.test_of(filter)
         matches: list[Document] = []
         gone: list[Any] = []
         for key in keys:
             document = documents.get(key)
             if document is None:
                 gone.append(key)
-            elif _filter_applies(filter, document):
+            elif test(document):
                 matches.append(document)
         if not matches and not documents:
             _filter_applies(filter, {})  # mongomock validates a query that meets no document
@@ -573,6 +627,7 @@ class _IndexedCollection(_MongomockCollection):
         seen: set[Any] = set()
         gone: list[Any] = []
         last: Any = _NOT_STORED
+        test = self._lapor_tests.test_of(filter)
         for ranked, _, key in entries:
             if last is not _NOT_STORED and ranked[0] != last:
                 break
@@ -582,7 +637,7 @@ class _IndexedCollection(_MongomockCollection):
             document = documents.get(key)
             if document is None:
                 gone.append(key)
-            elif _filter_applies(filter, document):
+            elif test(document):
                 matches.append(document)
                 if len(matches) >= wanted and last is _NOT_STORED:
                     last = ranked[0]  # take the rest of this value's ties, then stop
@@ -600,11 +655,12 @@ class _IndexedCollection(_MongomockCollection):
         store = self._store
         if store.is_empty:
             _filter_applies(filter, {})  # mongomock validates a query that meets no document
+        test = self._lapor_tests.test_of(filter)
         return (
             document
             for document in list(store.documents)
             if not any(_cannot_match(document, path, strings) for path, strings in conditions)
-            and _filter_applies(filter, document)
+            and test(document)
         )
 
     def _noting(

@@ -45,10 +45,33 @@ def set_intersection(operands: list[Any]) -> list[Any] | None:
         arrays.append(operand)
     if not arrays:
         return []
-    if all(isinstance(item, str) for array in arrays for item in array):
+    if all(_only_strings(array) for array in arrays):
         # The common case (terms): Python's string equality is BSON's.
         common = set(arrays[0]).intersection(*arrays[1:])
         return [item for item in dict.fromkeys(arrays[0]) if item in common]
+    return _bson_intersection(arrays)
+
+
+def set_intersection_with(operand: Any, terms: list[str], term_set: frozenset[str]) -> Any:
+    """``set_intersection([operand, terms])`` for a list of plain strings ``terms`` (and
+    ``term_set``, the same strings), without looking at ``terms`` again."""
+    if operand is None or operand is NOTHING:
+        return None
+    if not isinstance(operand, list):
+        return set_intersection([operand, terms])  # its error
+    if _only_strings(operand):
+        return [item for item in dict.fromkeys(operand) if item in term_set]
+    return _bson_intersection([operand, terms])
+
+
+def _only_strings(array: list[Any]) -> bool:
+    for item in array:  # noqa: SIM110 - a generator in all() costs twice as much here
+        if not isinstance(item, str):
+            return False
+    return True
+
+
+def _bson_intersection(arrays: list[list[Any]]) -> list[Any]:
     result: list[Any] = []
     for item in arrays[0]:
         if _holds(result, item):

@@ -868,6 +868,8 @@ def test_id_addressed_writes_and_unique_checks_do_not_scan(
         return bool(real(query, document))
 
     monkeypatch.setattr(devdb, "_filter_applies", counting)
+    # every document tested then goes through _filter_applies (none through a compiled filter)
+    monkeypatch.setattr(devdb, "_COMPILE_AFTER", sys.maxsize)
     monkeypatch.setattr(devdb, "_scan", lambda *args: pytest.fail("scanned the collection"))
     new = {"_id": "T1", "status": "a", "channel": "tg", "external_id": 1}
     replies = [
@@ -1126,6 +1128,8 @@ def test_a_string_condition_spares_mongomocks_filter_most_documents(
         return bool(real(query, document))
 
     monkeypatch.setattr(devdb, "_filter_applies", counting)
+    # every document tested then goes through _filter_applies (none through a compiled filter)
+    monkeypatch.setattr(devdb, "_COMPILE_AFTER", sys.maxsize)
     query = {"keys": {"$in": ["k7", "j9"]}, "status": {"$in": ["received"]}, "n": {"$ne": 1}}
     reply = engine.execute("db", {"find": "c", "filter": query})
     assert [d["_id"] for d in reply["cursor"]["firstBatch"]] == [7, 9]
@@ -1332,6 +1336,8 @@ def test_sorted_claims_and_indexed_look_ups_do_not_scan(monkeypatch: pytest.Monk
         return bool(real(query, document))
 
     monkeypatch.setattr(devdb, "_filter_applies", counting)
+    # every document tested then goes through _filter_applies (none through a compiled filter)
+    monkeypatch.setattr(devdb, "_COMPILE_AFTER", sys.maxsize)
     monkeypatch.setattr(devdb, "_scan", lambda *args: pytest.fail("scanned the collection"))
     claim = engine.execute(
         "db",
