@@ -5,13 +5,16 @@ rule could place; that agency's liaison sees only their agency's cases and resol
 and the answer shows on the reporter's tracking page; the leader's dashboard shows the
 numbers of ``lapor recap --json`` in its table and its chart; once the clock has passed
 the deadlines, the Ombudsman finds the late case in the oversight inbox and acknowledges
-it. A screenshot of each desk goes to ``docs/``.
+it. A screenshot of each desk goes to the test's temporary directory, or to
+``LAPOR_SCREENSHOTS_DIR`` when set (``LAPOR_SCREENSHOTS_DIR=docs`` refreshes the ones in
+``docs/``, which every run used to rewrite, leaving the checkout changed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -39,7 +42,6 @@ from tests.support import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 ANSWER = "Petugas PLN ULP Sungai Lilin sudah mengganti trafo desa pada 8 Desember; listrik normal."
 
 
@@ -95,7 +97,15 @@ async def recap_json(settings: IntakeSettings, at: str, monkeypatch: pytest.Monk
     return dict(json.loads(out[0]))
 
 
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where the desks' screenshots go (``LAPOR_SCREENSHOTS_DIR=docs`` for the docs)."""
+    chosen = os.environ.get("LAPOR_SCREENSHOTS_DIR")
+    return Path(chosen) if chosen else tmp_path
+
+
 async def test_a_day_at_the_staff_desks(
+    shots: Path,
     staff_portal: StaffPortal,  # noqa: F811
     people: dict[str, BrowserContext],
     amqp: aio_pika.abc.AbstractConnection,
@@ -137,7 +147,7 @@ async def test_a_day_at_the_staff_desks(
     admin = await log_in(people["admin"], "siti.admin")
     await expect(admin.locator("h1")).to_have_text("Meja admin")
     await expect(admin.get_by_role("link", name=re.compile("Perlu ditinjau"))).to_contain_text("1")
-    await admin.screenshot(path=str(DOCS / "staf-admin.png"), full_page=True)
+    await admin.screenshot(path=str(shots / "staf-admin.png"), full_page=True)
     await admin.get_by_role("link", name=held).click()
     await expect(admin.locator("h1")).to_have_text(f"Laporan {held}")
     # The held reason is the policy's ANONYMOUS finding: the page names it in Bahasa (the
@@ -151,7 +161,7 @@ async def test_a_day_at_the_staff_desks(
     await expect(reason).to_contain_text(FINDING_TITLES[PolicyCode.ANONYMOUS])
     await expect(admin.locator("main")).not_to_contain_text(str(anonim[0]["detail"]))
     assert await admin.get_by_label("Anonim (identitas disembunyikan dari instansi)").is_checked()
-    await admin.screenshot(path=str(DOCS / "staf-kasus-admin.png"), full_page=True)
+    await admin.screenshot(path=str(shots / "staf-kasus-admin.png"), full_page=True)
     await admin.get_by_label("Saya sudah memeriksa sifat anonim dan rahasia di atas").check()
     await admin.get_by_role("button", name="Verifikasi").click()
     await expect(admin.get_by_role("status")).to_contain_text("Tindakan terkirim")
@@ -174,7 +184,7 @@ async def test_a_day_at_the_staff_desks(
     rows = liaison.locator("tbody tr")
     await expect(rows).to_have_count(1)  # only their agency's case: not the others
     await expect(rows.first).to_contain_text(unplaced)
-    await liaison.screenshot(path=str(DOCS / "staf-instansi.png"), full_page=True)
+    await liaison.screenshot(path=str(shots / "staf-instansi.png"), full_page=True)
     await liaison.get_by_role("link", name=unplaced).click()
     await expect(liaison.get_by_text("Siti Aminah")).to_be_visible()  # not anonim: the name
     await liaison.get_by_label("Selesai (jawaban akhir)").check()
@@ -209,7 +219,7 @@ async def test_a_day_at_the_staff_desks(
     ]
     assert drawn == [r[k] for k in keys for r in recap["rows"]]
     await expect(leader.locator("figure.chart img")).to_have_count(4)
-    await leader.screenshot(path=str(DOCS / "staf-dasbor.png"), full_page=True)
+    await leader.screenshot(path=str(shots / "staf-dasbor.png"), full_page=True)
 
     # --- weeks later: nobody answered the water case -------------------------------------
     portal.clock.advance(timedelta(days=28))
@@ -224,7 +234,7 @@ async def test_a_day_at_the_staff_desks(
     await expect(ombudsman.locator("h1")).to_have_text("Kotak pengawasan")
     notice = ombudsman.locator("article", has_text=late).first
     await expect(notice).to_contain_text("Ombudsman")
-    await ombudsman.screenshot(path=str(DOCS / "staf-pengawasan.png"), full_page=True)
+    await ombudsman.screenshot(path=str(shots / "staf-pengawasan.png"), full_page=True)
     await notice.get_by_role("button", name="Tandai sudah diterima").click()
     await expect(ombudsman.locator("article", has_text=late).first).to_contain_text(
         "Diterima oleh ombudsman.sumsel"
@@ -251,4 +261,4 @@ async def test_a_day_at_the_staff_desks(
     await expect(operator.locator("tbody")).to_contain_text("Keputusan atas laporan")
     await operator.goto("/staf/audit")
     await expect(operator.locator('td[data-action="login"]').first).to_have_text("Masuk")
-    await operator.screenshot(path=str(DOCS / "staf-audit.png"), full_page=True)
+    await operator.screenshot(path=str(shots / "staf-audit.png"), full_page=True)
