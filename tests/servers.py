@@ -111,30 +111,41 @@ def _stand_in_process(stack: ExitStack) -> tuple[str, int]:
     return url, process.pid
 
 
+def _kinds() -> tuple[str, str]:
+    """Which kind of RabbitMQ and of MongoDB to use: ``url``, ``docker`` or ``local``.
+
+    An explicit URL wins; else testcontainers when a Docker engine answers (asked only
+    when one of the two needs it); else the local RabbitMQ and the stand-in.
+    """
+    docker_ok: bool | None = None
+
+    def kind(variable: str) -> str:
+        nonlocal docker_ok
+        if os.environ.get(variable):
+            return "url"
+        if docker_ok is None:
+            docker_ok = _docker_answers()
+        return "docker" if docker_ok else "local"
+
+    return kind("LAPOR_TEST_AMQP_URL"), kind("LAPOR_TEST_MONGO_URL")
+
+
 def describe() -> list[str]:
     """The header's lines under pytest-xdist, where each worker chooses (and starts) its own.
 
     The same choice as :func:`select`, made without starting anything.
     """
-    docker = (
-        None
-        if os.environ.get("LAPOR_TEST_AMQP_URL") and os.environ.get("LAPOR_TEST_MONGO_URL")
-        else _docker_answers()
-    )
-    amqp = (
-        "LAPOR_TEST_AMQP_URL (shared by the workers)"
-        if os.environ.get("LAPOR_TEST_AMQP_URL")
-        else "testcontainers rabbitmq:3.13, one per worker"
-        if docker
-        else "local 127.0.0.1:5672, a fresh vhost per worker"
-    )
-    mongo = (
-        "LAPOR_TEST_MONGO_URL (shared by the workers)"
-        if os.environ.get("LAPOR_TEST_MONGO_URL")
-        else "testcontainers mongo:7, one per worker"
-        if docker
-        else "LAPOR stand-in server (lapor devdb), one process per worker"
-    )
+    amqp_kind, mongo_kind = _kinds()
+    amqp = {
+        "url": "LAPOR_TEST_AMQP_URL (shared by the workers)",
+        "docker": "testcontainers rabbitmq:3.13, one per worker",
+        "local": "local 127.0.0.1:5672, a fresh vhost per worker",
+    }[amqp_kind]
+    mongo = {
+        "url": "LAPOR_TEST_MONGO_URL (shared by the workers)",
+        "docker": "testcontainers mongo:7, one per worker",
+        "local": "LAPOR stand-in server (lapor devdb), one process per worker",
+    }[mongo_kind]
     return [
         f"lapor servers (each xdist worker chooses its own): RabbitMQ = {amqp}; MongoDB = {mongo}"
     ]
@@ -144,18 +155,12 @@ def select() -> Servers:
     """Choose the servers for this test session (and start what must be started)."""
     namespace = f"lapor-test-{uuid.uuid4().hex[:8]}"
     stack = ExitStack()
-    docker_ok: bool | None = None
+    amqp_kind, mongo_kind = _kinds()
 
-    def docker() -> bool:
-        nonlocal docker_ok
-        if docker_ok is None:
-            docker_ok = _docker_answers()
-        return docker_ok
-
-    amqp_url = os.environ.get("LAPOR_TEST_AMQP_URL")
-    if amqp_url:
+    if amqp_kind == "url":
+        amqp_url = os.environ["LAPOR_TEST_AMQP_URL"]
         amqp_source = "LAPOR_TEST_AMQP_URL"
-    elif docker():
+    elif amqp_kind == "docker":
         from testcontainers.rabbitmq import RabbitMqContainer
 
         container: Any = stack.enter_context(RabbitMqContainer("rabbitmq:3.13-management"))
@@ -167,10 +172,10 @@ def select() -> Servers:
         amqp_source = f"local 127.0.0.1:5672, vhost {namespace}"
 
     mongo_pid: int | None = None
-    mongo_url = os.environ.get("LAPOR_TEST_MONGO_URL")
-    if mongo_url:
+    if mongo_kind == "url":
+        mongo_url = os.environ["LAPOR_TEST_MONGO_URL"]
         mongo_source = "LAPOR_TEST_MONGO_URL"
-    elif docker():
+    elif mongo_kind == "docker":
         from testcontainers.mongodb import MongoDbContainer
 
         mongo: Any = stack.enter_context(MongoDbContainer("mongo:7"))

@@ -238,6 +238,12 @@ class Verification:
         )
         updates: list[UpdateOne] = []
         done = 0
+
+        async def write() -> int:
+            written = await self._complaints.bulk_write(updates, ordered=False)
+            updates.clear()
+            return written.modified_count
+
         async for case in stale:
             keys = dedup_keys(case["text_terms"], self._policy.duplicate_similarity)
             updates.append(
@@ -247,10 +253,9 @@ class Verification:
                 )
             )
             if len(updates) >= batch:
-                done += (await self._complaints.bulk_write(updates, ordered=False)).modified_count
-                updates.clear()
+                done += await write()
         if updates:
-            done += (await self._complaints.bulk_write(updates, ordered=False)).modified_count
+            done += await write()
         if done:
             log.info(
                 "open cases re-keyed for the duplicate look-up",
