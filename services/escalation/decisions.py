@@ -19,18 +19,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.escalation import notices
-from services.escalation.policy import (
-    PLAN_INPUTS,
-    POLICY_FIELDS,
-    CaseClock,
-    Plan,
-    Rung,
-    field_value,
-    notifies_oversight,
-    oversight_routing_key,
-    plan,
-    responsible_agency,
-)
 from shared import topology
 from shared.calendar import WorkingCalendar
 from shared.case import Case
@@ -41,6 +29,18 @@ from shared.contract import (
     ComplaintReminder,
     EscalationNotice,
     OversightAcknowledge,
+)
+from shared.escalation_policy import (
+    PLAN_INPUTS,
+    POLICY_FIELDS,
+    CaseClock,
+    Plan,
+    Rung,
+    field_value,
+    notifies_oversight,
+    oversight_routing_key,
+    plan,
+    responsible_agency,
 )
 from shared.lifecycle import Actor, ArchiveReason, Status
 from shared.outbox import OutboxMessage

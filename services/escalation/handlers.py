@@ -36,9 +36,9 @@ from services.escalation.decisions import (
     read_guard,
     timer_update,
 )
-from services.escalation.policy import CaseClock, LiveDeadline, Plan, Rung, plan
 from shared.case import Case
 from shared.contract import OversightAcknowledge, TrackingId
+from shared.escalation_policy import CaseClock, LiveDeadline, Plan, Rung, plan
 from shared.lifecycle import Status
 from shared.runtime import ServiceContext, refuse
 from shared.unit_of_work import Command, Sender
@@ -58,7 +58,7 @@ _PROJECTION = {
     "deadlines": 1,
     "escalation": 1,
 }
-#: Statuses that may have a timer (see the table in :mod:`services.escalation.policy`).
+#: Statuses that may have a timer (see the table in :mod:`shared.escalation_policy`).
 _TIMED = [
     str(s)
     for s in (

@@ -6,8 +6,8 @@ never the report's content (a *rahasia* report is hidden even from the public re
 
 from __future__ import annotations
 
-from services.escalation.policy import DeadlineKind, Rung
 from shared.dates import tanggal
+from shared.escalation_policy import DeadlineKind, Rung
 from shared.lifecycle import EscalationTarget
 
 DEADLINE_NAMES = {

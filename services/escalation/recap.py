@@ -9,7 +9,7 @@ cases still with the central admin (not yet dispatched), and a total:
 - ``in_progress``: still open with the holder (not resolved, closed or archived);
 - ``resolved``: the agency gave its final answer (resolved or closed);
 - ``overdue``: the deadline the case runs against now (as escalation sees it: see
-  :mod:`services.escalation.policy`) has passed — the reporter's reply window is not
+  :mod:`shared.escalation_policy`) has passed — the reporter's reply window is not
   counted, it is not the government's delay;
 - median time to first answer, from each disposition to that agency's first answer, in
   working days (the calendar's count, in the agency's zone) and in hours;
@@ -37,8 +37,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.escalation.policy import CaseClock, DeadlineKind, live_deadline
 from shared.calendar import WorkingCalendar
+from shared.escalation_policy import CaseClock, DeadlineKind, live_deadline
 from shared.lifecycle import TERMINAL, Status
 from shared.storage import Store
 

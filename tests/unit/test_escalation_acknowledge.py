@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.escalation.decisions import ACKNOWLEDGE_STEP, decide_acknowledge, notice_id
-from services.escalation.policy import CaseClock, plan
 from shared.calendar import WorkingCalendar
 from shared.case import Case
 from shared.contract import OversightAcknowledge
+from shared.escalation_policy import CaseClock, plan
 from shared.lifecycle import EscalationTarget, Status
 from shared.sla import SlaPolicy
 from shared.unit_of_work import Command

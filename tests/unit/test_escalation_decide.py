@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.escalation.decisions import decide_auto_close, decide_fire
-from services.escalation.policy import CaseClock, plan
 from shared.calendar import WorkingCalendar
 from shared.case import Case
+from shared.escalation_policy import CaseClock, plan
 from shared.lifecycle import Status
 from shared.sla import SlaPolicy
 from tests import factories

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.escalation.decisions import decide_expire_deferral, decide_fire
-from services.escalation.policy import CaseClock, DeadlineKind, plan
 from shared.calendar import TICK, ExtraHoliday, WorkingCalendar
 from shared.case import Case
+from shared.escalation_policy import CaseClock, DeadlineKind, plan
 from shared.lifecycle import EscalationTarget, Severity, Status
 from shared.sla import SlaPolicy
 from tests import factories

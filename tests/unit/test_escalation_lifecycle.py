@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.escalation import notices
-from services.escalation.policy import (
+from shared import topology
+from shared.calendar import ExtraHoliday, WorkingCalendar
+from shared.escalation_policy import (
     CaseClock,
     DeadlineKind,
     notifies_oversight,
@@ -23,8 +25,6 @@ from services.escalation.policy import (
     plan,
     responsible_agency,
 )
-from shared import topology
-from shared.calendar import ExtraHoliday, WorkingCalendar
 from shared.lifecycle import (
     Actor,
     EscalationTarget,

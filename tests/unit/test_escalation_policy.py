@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.escalation.policy import (
+from shared.calendar import WorkingCalendar
+from shared.escalation_policy import (
     CaseClock,
     DeadlineKind,
     live_deadline,
@@ -21,7 +22,6 @@ from services.escalation.policy import (
     plan,
     step_key,
 )
-from shared.calendar import WorkingCalendar
 from shared.lifecycle import EscalationTarget, Status
 from shared.sla import SlaPolicy
 

@@ -12,9 +12,9 @@ import pytest
 from mongomock.filtering import filter_applies
 
 from services.escalation.decisions import FRESH, presume
-from services.escalation.policy import PLAN_INPUTS, CaseClock, DeadlineKind, Plan, plan
 from shared.calendar import WorkingCalendar
 from shared.contract import ComplaintDispatched, ComplaintVerified, to_json_dict
+from shared.escalation_policy import PLAN_INPUTS, CaseClock, DeadlineKind, Plan, plan
 from shared.lifecycle import Severity, Status
 from shared.sla import SlaPolicy
 from tests import factories

@@ -16,11 +16,11 @@ from typing import Any
 
 from pymongo import ASCENDING
 
-from services.escalation.policy import CaseClock, live_deadline
 from services.portal.staff.labels import FindingView, finding_view
 from services.portal.staff.roles import Role
 from shared.calendar import WorkingCalendar
 from shared.contract import TRACKING_ID
+from shared.escalation_policy import CaseClock, live_deadline
 from shared.lifecycle import Status
 from shared.pii import IdentityProtector
 from shared.storage import Document, Store
