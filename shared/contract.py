@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AwareDatetime,
@@ -393,6 +393,10 @@ ComplaintEvent = Annotated[
     Field(discriminator="event"),
 ]
 EVENTS: TypeAdapter[ComplaintEvent] = TypeAdapter(ComplaintEvent)
+#: Every domain event's name (``complaint.<name>`` is its routing key).
+EVENT_NAMES: tuple[str, ...] = tuple(
+    str(model.model_fields["event"].default) for model in get_args(get_args(ComplaintEvent)[0])
+)
 
 
 def parse_event(body: bytes | str) -> ComplaintEvent:

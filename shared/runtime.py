@@ -462,6 +462,7 @@ def build_service(
         publisher=publisher,
     )
     context.cases.caps = settings.case_caps()
+    context.cases.timers = (settings.sla, context.calendar)
     context_ref.append(context)
     context.background.append(lambda stop: outbox.run(stop, settings.outbox_scan_seconds))
     register(context)

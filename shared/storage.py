@@ -20,7 +20,9 @@ The ``complaints`` document (``_id`` = tracking ID), by who writes which fields:
   deadlines.resolution first_answer_at resolved_at final_answer deadlines.auto_close
   additions[] reopened_at reopen_count rating rated_at closed_at close_reason``
 - escalation: ``escalation{next_at, live, fired[]}``, and on the auto-close step
-  ``closed_at close_reason``.
+  ``closed_at close_reason``. Intake (a new case), verification (verified) and routing
+  (dispatched) also write ``escalation.next_at`` and ``escalation.live``: the timer
+  escalation would compute, stored with the step (:mod:`shared.timers`).
 - every writer: ``status`` (only through a step of :mod:`shared.lifecycle`, guarded by the
   expected current status), ``timeline[]`` entries ``{at, step, actor, by?, from?, to,
   note?}``, ``applied[]`` (message IDs of commands already applied, so a redelivered

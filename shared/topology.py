@@ -36,6 +36,8 @@ from aio_pika.abc import AbstractChannel, ExchangeType
 from faststream.rabbit import ExchangeType as StreamExchangeType
 from faststream.rabbit import QueueType, RabbitExchange, RabbitQueue
 
+from shared.contract import EVENT_NAMES
+
 INTAKE = "lapor.intake"
 EVENTS = "lapor.events"
 OPD = "lapor.opd"
@@ -100,7 +102,14 @@ ROUTING_COMMANDS = _q(
     (COMMANDS, "reporter.reply"),
     (COMMANDS, "routing.extension"),
 )
-ESCALATION_EVENTS = _q("escalation.events", (EVENTS, "complaint.#"))
+#: The events whose step stores the case's escalation timer in its own update
+#: (``shared/timers.py``): every report makes them, so escalation is not told of them.
+TIMED_AT_COMMIT = frozenset({"received", "verified", "dispatched"})
+# Every other event may move a case's timer: escalation recomputes it from the case.
+ESCALATION_EVENTS = _q(
+    "escalation.events",
+    *((EVENTS, f"complaint.{name}") for name in EVENT_NAMES if name not in TIMED_AT_COMMIT),
+)
 # Escalation owns the notices, so it records their acknowledgement on the case.
 ESCALATION_COMMANDS = _q("escalation.commands", (COMMANDS, "oversight.acknowledge"))
 # What people read: the admin's desk and the operators' view of refused input.
@@ -126,6 +135,8 @@ OVERSIGHT_QUEUES = (
 #: ``penghubung.#`` put every agency's reminders into one shared queue.
 OBSOLETE_BINDINGS: tuple[tuple[str, str, str], ...] = (
     ("oversight.penghubung", OVERSIGHT, "penghubung.#"),
+    # Escalation took every event; the timer of the commonest three is stored with them.
+    ("escalation.events", EVENTS, "complaint.#"),
 )
 # The portal's staff area: every escalation notice and reminder, for its oversight inbox
 # (the oversight.* queues stay for other consumers, such as an office's e-mail bridge).

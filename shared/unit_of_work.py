@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared import topology
+from shared.calendar import WorkingCalendar
 from shared.caps import CaseCaps, CaseFull, check_room, growth, no_room, room_filter
 from shared.case import Case
 from shared.contract import _Event as Event  # the common base of domain events
@@ -29,6 +30,8 @@ from shared.contract import event_routing_key
 from shared.failpoints import Failpoints
 from shared.lifecycle import Actor, Status, timeline_entry, transition
 from shared.outbox import Outbox, OutboxMessage, with_pending
+from shared.sla import SlaPolicy
+from shared.timers import store_timer
 from shared.vocabulary import CaseKeptChanging, CaseNotFound, Refusal
 
 Document = dict[str, Any]
@@ -89,6 +92,8 @@ class CaseChange:
     summary: str = "case changed"
     details: dict[str, object] = field(default_factory=dict)
     failpoint: str | None = None
+    #: The case this change stores the escalation timer of (see :mod:`shared.timers`).
+    timer_from: Mapping[str, Any] | None = None
 
     @classmethod
     def step_of(cls, case: Case, step: str, actor: Actor, at: datetime) -> CaseChange:
@@ -105,6 +110,11 @@ class CaseChange:
     def emit(self, *events: Event) -> CaseChange:
         """Add domain events to the change's outbox messages."""
         self.messages.extend(domain_event(e) for e in events)
+        return self
+
+    def with_timer(self, case: Case) -> CaseChange:
+        """Store the case's escalation timer with this change (computed at commit)."""
+        self.timer_from = case.doc
         return self
 
     def filter(self) -> Document:
@@ -165,6 +175,8 @@ class CaseStore:
         self._grace = grace
         #: How much a case may hold (the service sets ``LAPOR_CASE_MAX_*``'s values).
         self.caps = CaseCaps()
+        #: The deadlines policy a change's timer is computed with (the service sets it).
+        self.timers: tuple[SlaPolicy, WorkingCalendar] | None = None
 
     async def find(self, tracking_id: str, projection: Mapping[str, Any] | None) -> Case | None:
         """The case ``tracking_id`` (only ``projection``'s fields), or None."""
@@ -186,6 +198,11 @@ class CaseStore:
         the case has no room left for what the change adds (shared/caps.py): the cap is
         part of the filter, so racing replicas cannot pass it either.
         """
+        if change.timer_from is not None:
+            if self.timers is None:
+                raise RuntimeError("a change stores its timer, but no deadlines policy is set")
+            store_timer(change, change.timer_from, *self.timers)
+            change.timer_from = None  # once, however often the change is committed
         update = change.update()
         adding = growth(update["$push"])
         caps = change.caps(self.caps)

@@ -17,6 +17,7 @@ from shared.contract import ComplaintReceived, Reporter, ReportSubmitted
 from shared.lifecycle import Severity, Status
 from shared.pii import IdentityProtector
 from shared.sla import SlaPolicy
+from shared.timers import timer_of
 from shared.tracking import new_tracking_id
 
 Json = dict[str, Any]
@@ -54,7 +55,10 @@ def received(
         received_at=at,
         verification_deadline=SlaPolicy().verification_deadline(CALENDAR, at),
     )
-    return new_case(the_report, the_report.model_dump_json().encode(), receipt, protector)
+    case = new_case(the_report, the_report.model_dump_json().encode(), receipt, protector)
+    # Intake stores the case's escalation timer with it (shared/timers.py).
+    case["escalation"] = timer_of(case, SlaPolicy(), CALENDAR)
+    return case
 
 
 def received_event(case: Json) -> ComplaintReceived:

@@ -7,8 +7,11 @@ fields the rules read (see ``POLICY_FIELDS``) and by its key not being in
 ``escalation.fired`` yet, so any number of replicas fire each step once.
 
 :func:`presume` is the timer's shortcut: most events name every field their status's plan
-reads (a received case's verification deadline, a dispatched case's deadlines), so the
-timer can be written without reading the case first, guarded by exactly those fields.
+reads (a deferred case's window, a resolved case's automatic close), so the timer can be
+written without reading the case first, guarded by exactly those fields. ``received``
+and ``dispatched`` no longer reach escalation (their steps store the timer themselves,
+``shared/timers.py``); their rows stay for the events an older release left queued on
+``escalation.events`` when it was upgraded.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """Escalation's use cases: keep each case's next due step, fire every step once, auto-close.
 
-The timer of a case is ``escalation.next_at`` on its document (indexed). Two things move
-it: any ``complaint.*`` event (:meth:`Escalation.reschedule` re-reads the case and
-recomputes it; a fresh event that names every field its status's plan reads writes the
-timer straight away, guarded by those fields, and reads only when the guard misses) and
-the scanner (:meth:`Escalation.scan_once`), which claims cases whose time has come, fires
-their due steps and stores the next time.
+The timer of a case is ``escalation.next_at`` on its document (indexed). Three things
+move it: the steps every report takes (received, verified, dispatched), which store it
+in their own update (``shared/timers.py``); any other ``complaint.*`` event
+(:meth:`Escalation.reschedule` re-reads the case and recomputes it; a fresh event that
+names every field its status's plan reads writes the timer straight away, guarded by
+those fields, and reads only when the guard misses); and the scanner
+(:meth:`Escalation.scan_once`), which claims cases whose time has come, fires their due
+steps and stores the next time.
 
 Exactly once, with any number of replicas: a step is fired by ONE conditional update that
 records its key in ``escalation.fired`` (guarded by "key not yet there" and by the fields
@@ -173,10 +175,16 @@ class Escalation:
         return result.matched_count == 1
 
     async def backfill(self) -> int:
-        """Give a timer to every open case that never had one (older than this service)."""
+        """Give a timer to every open case that has none: older than this service, or
+        moved by an older routing or intake that did not store the timer with the step
+        (``shared/timers.py``) while this version already took no such event."""
         count = 0
         cursor = self._complaints.find(
-            {"status": {"$in": _TIMED}, "escalation": {"$exists": False}}, {"_id": 1}
+            {
+                "status": {"$in": _TIMED},
+                "$or": [{"escalation": {"$exists": False}}, {"escalation.live": None}],
+            },
+            {"_id": 1},
         )
         async for doc in cursor:
             await self.reschedule(str(doc["_id"]))

@@ -44,6 +44,7 @@ from shared.outage import STORE_UNREACHABLE
 from shared.outbox import OutboxMessage, pending_fields
 from shared.runtime import ServiceContext
 from shared.senders import may_resubmit, may_submit, resubmitted_quarantine
+from shared.timers import timer_of
 from shared.tracking import new_tracking_id
 from shared.vocabulary import CaseNotFound
 
@@ -381,6 +382,8 @@ class Intake:
         )
         messages = [OutboxMessage.of(topology.EVENTS, "complaint.received", received)]
         case |= pending_fields(messages, self._ctx.grace, self._ctx.outbox.protector)
+        # Escalation is not told of a report received: its timer is stored with it.
+        case["escalation"] = timer_of(case, self._ctx.settings.sla, self._ctx.calendar)
         return case, messages
 
     async def _acknowledge_resend(self, case: Document) -> str:

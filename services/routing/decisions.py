@@ -268,6 +268,7 @@ def _dispatch(change: CaseChange, case: Case, hop: Hop, rules: Rules) -> CaseCha
     }
     change.messages += [*hop.before, *(_outbound(d) for d in dispositions)]
     change.emit(dispatched)
+    change.with_timer(case)
     change.summary = "case dispatched"
     change.details = {"agency": agency.code, "hop": number, "rule": hop.rule}
     if supporting:

@@ -129,7 +129,7 @@ def decide_checked(
     }
     match verdict:
         case AutoVerify(category=category, severity=severity):
-            change = CaseChange.step_of(case, "auto_verify", Actor.SYSTEM, now)
+            change = CaseChange.step_of(case, "auto_verify", Actor.SYSTEM, now).with_timer(case)
             fields |= {"category": category, "severity": str(severity), "verified_at": now}
             change.emit(
                 ComplaintVerified(
@@ -336,6 +336,7 @@ def _verify(change: CaseChange, case: Case, decide: VerificationDecide) -> None:
     }
     if decide.agency:
         change.fields["agency_hint"] = decide.agency
+    change.with_timer(case)
     change.emit(
         ComplaintVerified(
             message_id=verified_id(case.tracking_id),

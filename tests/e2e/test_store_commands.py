@@ -11,6 +11,7 @@ import os
 import random
 import time
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import aio_pika
@@ -29,6 +30,7 @@ from services.verification import app as verification_app
 from services.verification.settings import VerificationSettings
 from shared import topology
 from shared.clock import SystemClock
+from shared.escalation_policy import CaseClock, DeadlineKind, plan
 from shared.settings import IntakeSettings
 from shared.storage import Store
 from tests.support import Listener, eventually, publish
@@ -139,6 +141,15 @@ async def test_a_report_costs_a_bounded_number_of_store_commands(
     print(f"\nCPU of the test process per report: {cpu / REPORTS * 1000:.1f} ms")
     print(f"store commands per report: {total / REPORTS:.2f}; by command: {by_command}")
     assert total / REPORTS <= BUDGET, by_command
+    # With no escalation service running, each case carries the timer escalation would
+    # compute from it: routing stored it with the dispatch (shared/timers.py).
+    policy = settings.sla, settings.working_calendar()
+    async for case in store.complaints.find({"channel": "bench"}):
+        the_plan = plan(*policy, CaseClock.from_document(case))
+        assert the_plan.live is not None and the_plan.live.kind is DeadlineKind.FOLLOW_UP
+        stored = case["escalation"]
+        assert stored["live"]["kind"] == "follow_up", case["_id"]
+        assert abs(stored["next_at"] - the_plan.next_at) < timedelta(milliseconds=1), case["_id"]
 
 
 async def _none_pending(store: Store) -> bool:

@@ -1,7 +1,8 @@
 """Escalation against a real RabbitMQ and the MongoDB server, with time moved by hand.
 
 Cases are written as intake, verification and routing would leave them (the fields of
-the ``shared/storage.py`` docstring), and their domain events are published on
+the ``shared/storage.py`` docstring; a dispatched case with the timer routing stores
+with it, ``shared/timers.py``), and the domain events escalation takes are published on
 ``lapor.events``; what escalation does is observed as an outside system sees it:
 ``complaint.*`` events on ``lapor.events``, notices on the ``oversight.<target>`` queues,
 and the stored case.
@@ -34,7 +35,6 @@ from shared.calendar import WorkingCalendar
 from shared.clock import ManualClock
 from shared.contract import (
     ComplaintDeferred,
-    ComplaintDispatched,
     ComplaintFollowedUp,
     ComplaintNeedsReview,
     ComplaintResolved,
@@ -47,6 +47,7 @@ from shared.runtime import Service
 from shared.settings import IntakeSettings
 from shared.sla import SlaPolicy
 from shared.storage import Store
+from shared.timers import timer_of
 from shared.tracking import new_tracking_id
 from tests.conftest import make_settings, start_service, wait_exit
 from tests.servers import Servers
@@ -116,7 +117,7 @@ def dispatched_case(
         "follow_up": sla.follow_up_deadline(CAL, disposed_at),
         "resolution": sla.resolution_deadline(CAL, disposed_at, severity),
     }
-    return case | {
+    case |= {
         "status": str(Status.DISPATCHED),
         "severity": str(severity),
         "category": "kesehatan",
@@ -124,22 +125,27 @@ def dispatched_case(
         "agency_name": AGENCY_NAME,
         "dispatched_at": disposed_at,
     }
+    # Routing stores the timer with the dispatch: escalation is not told of it.
+    case["escalation"] = timer_of(case, sla, CAL)
+    return case
 
 
-async def announce_dispatch(amqp: aio_pika.abc.AbstractConnection, case: Json) -> None:
-    event = ComplaintDispatched(
-        message_id=f"dispatched:{case['_id']}:1",
+def answered_case(tid: str, answered_at: dt.datetime, protector: IdentityProtector) -> Json:
+    """A case its agency answered (routing's follow-up), its timer not yet moved."""
+    case = dispatched_case(tid, answered_at - dt.timedelta(days=1), protector)
+    return case | {"status": str(Status.IN_PROGRESS), "first_answer_at": answered_at}
+
+
+async def announce_follow_up(amqp: aio_pika.abc.AbstractConnection, case: Json) -> None:
+    """Routing's event for a case the agency answered (``first_answer_at`` on the case)."""
+    followed_up = ComplaintFollowedUp(
+        message_id=f"followed_up:{case['_id']}:1",
         tracking_id=case["_id"],
-        occurred_at=case["dispatched_at"],
-        status=Status.DISPATCHED,
+        occurred_at=case["first_answer_at"],
+        status=Status.IN_PROGRESS,
         agency=case["agency"],
-        agency_name=AGENCY_NAME,
-        hop=1,
-        follow_up_deadline=case["deadlines"]["follow_up"],
-        resolution_deadline=case["deadlines"]["resolution"],
-        severity=case["severity"],
     )
-    await publish(amqp, topology.EVENTS, "complaint.dispatched", to_json_dict(event))
+    await publish(amqp, topology.EVENTS, "complaint.followed_up", to_json_dict(followed_up))
 
 
 # --- watching ---------------------------------------------------------------------------
@@ -233,8 +239,6 @@ async def test_a_late_case_climbs_reminder_to_ombudsman_each_step_once_with_two_
             await drain(amqp, f"penghubung.{code}")  # left over by an earlier run
         await channel.close()
         await store.complaints.insert_many(cases)
-        for case in cases:
-            await announce_dispatch(amqp, case)
         for case in cases:
             await timer_is(store, case["_id"], wib(11, 6))  # the reminder's time, stored
 
@@ -338,7 +342,6 @@ async def test_a_case_answered_after_level_1_stops_climbing(
         escalation_app.create(settings, clock) as service,
     ):
         await store.complaints.insert_one(case)
-        await announce_dispatch(amqp, case)
         await timer_is(store, tid, wib(11, 6))
         clock.set(wib(11, 6, 8))
         await reminders.wait_for(lambda b: len(b) == 1)
@@ -388,24 +391,37 @@ async def test_a_stale_event_arriving_last_does_not_bring_back_an_old_deadline(
     clock: ManualClock,
 ) -> None:
     settings = escalation_settings(servers, db_name)
-    case = dispatched_case(new_tracking_id(), wib(11, 2, 9), protector, Severity.BERAT)
-    case |= {"status": "in_progress", "first_answer_at": wib(11, 3, 9)}
-    sentinel = dispatched_case(new_tracking_id(), wib(11, 2, 9), protector)
+    # Resolved on Fri 30 Oct, reopened by the reporter and dispatched again on Mon 2 Nov:
+    # the follow-up deadline runs again (reminder Fri 6 Nov), the old auto-close does not.
+    case = dispatched_case(new_tracking_id(), wib(11, 2, 9), protector)
+    resolved_at = wib(10, 30, 10)
+    auto_close = SlaPolicy().auto_close_at(CAL, resolved_at)
+    case |= {"resolved_at": resolved_at}
+    case["deadlines"]["auto_close"] = auto_close
+    sentinel = answered_case(new_tracking_id(), wib(11, 2, 9), protector)
     async with escalation_app.create(settings, clock):
         await store.complaints.insert_many([case, sentinel])
-        followed_up = ComplaintFollowedUp(
-            message_id=f"followed_up:{case['_id']}:1",
+        # The resolution's event, delivered only now (and stamped fresh, so that the
+        # timer it implies is tried: the stored status must refuse it).
+        resolved = ComplaintResolved(
+            message_id=f"resolved:{case['_id']}:1",
             tracking_id=case["_id"],
-            occurred_at=wib(11, 3, 9),
-            status=Status.IN_PROGRESS,
+            occurred_at=clock.now(),
+            status=Status.RESOLVED,
             agency=AGENCY,
+            auto_close_at=auto_close,
         )
-        await publish(amqp, topology.EVENTS, "complaint.followed_up", to_json_dict(followed_up))
-        await timer_is(store, case["_id"], wib(12, 1))  # the resolution's reminder
-        await announce_dispatch(amqp, case)  # the older event, delivered last
-        await announce_dispatch(amqp, sentinel)  # handled after it, on the same queue
-        await timer_is(store, sentinel["_id"], wib(11, 6))
-        await timer_is(store, case["_id"], wib(12, 1))  # not the follow-up's Fri 6 Nov
+        await publish(amqp, topology.EVENTS, "complaint.resolved", to_json_dict(resolved))
+        await announce_follow_up(amqp, sentinel)  # handled after it, on the same queue
+        await eventually(
+            lambda: store.complaints.find_one(
+                {"_id": sentinel["_id"], "escalation.live.kind": "resolution"}
+            )
+        )
+        await timer_is(store, case["_id"], wib(11, 6))  # not the auto-close's instant
+        stored = await store.complaints.find_one({"_id": case["_id"]}, {"escalation": 1})
+        assert stored is not None
+        assert stored["escalation"]["live"]["kind"] == "follow_up"
 
 
 async def test_a_service_stopped_for_three_days_catches_up_on_start(
@@ -433,7 +449,6 @@ async def test_a_service_stopped_for_three_days_catches_up_on_start(
             await channel.close()
             await drain(amqp, f"penghubung.{AGENCY}")  # other tests' reminders
             await store.complaints.insert_one(late)
-            await announce_dispatch(amqp, late)
             clock.set(wib(11, 6, 8))
             await reminders.wait_for(lambda b: len(b) == 1)
             await timer_is(store, late["_id"], wib(11, 10))
@@ -536,12 +551,12 @@ async def test_a_resolved_case_with_no_reply_closes_itself_after_10_working_days
         # A late copy of the resolved event changes nothing.
         await publish(amqp, topology.EVENTS, "complaint.resolved", to_json_dict(resolved))
         # A case's event sent after it is handled after it, on the same queue.
-        sentinel = dispatched_case(new_tracking_id(), wib(11, 17), protector)
+        sentinel = answered_case(new_tracking_id(), wib(11, 17), protector)
         await store.complaints.insert_one(sentinel)
-        await announce_dispatch(amqp, sentinel)
+        await announce_follow_up(amqp, sentinel)
         await eventually(
             lambda: store.complaints.find_one(
-                {"_id": sentinel["_id"], "escalation": {"$exists": True}}
+                {"_id": sentinel["_id"], "escalation.live.kind": "resolution"}
             )
         )
         await nothing_due(service)
