@@ -48,6 +48,22 @@ def timer_of(doc: Mapping[str, Any], sla: SlaPolicy, calendar: WorkingCalendar) 
     return timer_document(plan(sla, calendar, CaseClock.from_document(doc)))
 
 
+#: The top-level fields :meth:`CaseClock.from_document` reads (the rest of a case, its
+#: timeline above all, is not copied to compute a timer).
+CLOCK_FIELDS = (
+    "_id",
+    "status",
+    "deadlines",
+    "escalation",
+    "agency",
+    "agency_tz",
+    "dispatched_at",
+    "first_answer_at",
+    "supporting_agencies",
+    "extension",
+)
+
+
 def _written(path: str, paths: Iterable[str]) -> bool:
     """Whether writing ``paths`` writes ``path`` (the path itself, or a parent of it)."""
     return any(path == p or path.startswith(p + ".") for p in paths)
@@ -87,7 +103,8 @@ def store_timer(
     :data:`~shared.escalation_policy.PLAN_INPUTS` for the change's target status and the
     case's ``escalation`` (a projection without them would compute a wrong timer).
     """
-    after = applied(base, change.fields, change.unset) | {"status": str(change.target)}
+    clock_fields = {name: base[name] for name in CLOCK_FIELDS if name in base}
+    after = applied(clock_fields, change.fields, change.unset) | {"status": str(change.target)}
     the_plan = plan(sla, calendar, CaseClock.from_document(after))
     written = [*change.fields, *change.unset]
     for path in PLAN_INPUTS[change.target]:

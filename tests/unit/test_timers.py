@@ -27,7 +27,7 @@ from shared.escalation_policy import CaseClock, DeadlineKind, Plan, plan
 from shared.lifecycle import Actor, Kind, Severity, Status
 from shared.senders import SenderPolicy, SendersMode
 from shared.sla import SlaPolicy
-from shared.timers import applied, store_timer, timer_of
+from shared.timers import CLOCK_FIELDS, applied, store_timer, timer_of
 from shared.unit_of_work import CaseChange
 from tests import factories
 
@@ -218,3 +218,17 @@ def test_applied_sets_and_unsets_dotted_paths_without_touching_the_original() ->
     after = applied(doc, {"a.b": 5, "f.g": 6}, ["a.c", "d", "zz.y"])
     assert after == {"a": {"b": 5}, "f": {"g": 6}}
     assert doc == {"a": {"b": 1, "c": 2}, "d": 3}
+
+
+def test_the_fields_copied_to_compute_a_timer_are_all_the_clock_reads() -> None:
+    doc = factories.dispatched(factories.received(NOW), NOW + timedelta(hours=1))
+    doc |= {
+        "first_answer_at": NOW + timedelta(days=1),
+        "agency_tz": "Asia/Makassar",
+        "supporting_agencies": ["dinkes-sumsel"],
+        "extension": {"state": "requested"},
+        "escalation": {"fired": ["x"]},
+    }
+    subset = {name: doc[name] for name in CLOCK_FIELDS if name in doc}
+    assert CaseClock.from_document(subset) == CaseClock.from_document(doc)
+    assert len(subset) == len(CLOCK_FIELDS)  # each of them was present, so each was tested
