@@ -83,6 +83,11 @@ async def test_a_channel_lapor_never_heard_of_is_taken_in_stored_and_acknowledge
     assert case["status"] == "received"
     assert case["description"].startswith("Jalan berlubang besar")
     assert case["deadlines"]["verification"] > case["received_at"]
+    # Escalation is not told of a new case: its timer is stored with it, the admin's
+    # reminder the working day before the verification deadline.
+    assert case["escalation"]["live"]["kind"] == "verification"
+    assert case["escalation"]["live"]["at"] == case["deadlines"]["verification"]
+    assert case["received_at"] < case["escalation"]["next_at"] < case["deadlines"]["verification"]
     assert case["unknown_fields"] == ["telegram_chat_type"]
     assert "outbox" not in case or case["outbox"] == []
     raw = protector.open(case["raw_sealed"], tracking_id)
