@@ -23,7 +23,14 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from shared.calendar import WorkingCalendar
-from shared.escalation_policy import PLAN_INPUTS, CaseClock, Plan, field_value, plan
+from shared.escalation_policy import (
+    PLAN_INPUTS,
+    CaseClock,
+    LiveDeadline,
+    Plan,
+    field_value,
+    plan,
+)
 from shared.sla import SlaPolicy
 
 if TYPE_CHECKING:
@@ -32,15 +39,27 @@ if TYPE_CHECKING:
 Document = dict[str, Any]
 
 
+def live_document(live: LiveDeadline | None) -> Document | None:
+    """How ``escalation.live`` stores a case's running deadline (None: none runs)."""
+    return None if live is None else {"kind": str(live.kind), "at": live.at}
+
+
 def timer_document(the_plan: Plan) -> Document:
     """The ``escalation`` sub-document a new case is stored with."""
-    live = the_plan.live
-    timer: Document = {
-        "live": None if live is None else {"kind": str(live.kind), "at": live.at},
-    }
+    timer: Document = {"live": live_document(the_plan.live)}
     if the_plan.next_at is not None:
         timer["next_at"] = the_plan.next_at
     return timer
+
+
+def timer_update(the_plan: Plan) -> Document:
+    """The update that stores a plan's live deadline and next time (escalation's own)."""
+    update: Document = {"$set": {"escalation.live": live_document(the_plan.live)}}
+    if the_plan.next_at is None:
+        update["$unset"] = {"escalation.next_at": ""}
+    else:
+        update["$set"]["escalation.next_at"] = the_plan.next_at
+    return update
 
 
 def timer_of(doc: Mapping[str, Any], sla: SlaPolicy, calendar: WorkingCalendar) -> Document:

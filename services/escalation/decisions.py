@@ -48,6 +48,7 @@ from shared.escalation_policy import (
 from shared.lifecycle import Actor, ArchiveReason, Status
 from shared.outbox import OutboxMessage
 from shared.sla import SlaPolicy
+from shared.timers import timer_update
 from shared.unit_of_work import CaseChange, Command
 from shared.vocabulary import Reason, Refusal
 
@@ -257,21 +258,6 @@ _NAMED: Mapping[str, Mapping[str, str]] = {
 _USUALLY: Mapping[str, Mapping[str, Any]] = {
     "dispatched": {"first_answer_at": None, "agency_tz": None},
 }
-
-
-def timer_update(the_plan: Plan) -> Document:
-    """The update that stores a plan's live deadline and next time."""
-    live = the_plan.live
-    update: Document = {
-        "$set": {
-            "escalation.live": None if live is None else {"kind": str(live.kind), "at": live.at}
-        }
-    }
-    if the_plan.next_at is None:
-        update["$unset"] = {"escalation.next_at": ""}
-    else:
-        update["$set"]["escalation.next_at"] = the_plan.next_at
-    return update
 
 
 @dataclass(frozen=True)

@@ -36,13 +36,13 @@ from services.escalation.decisions import (
     decide_fire,
     presume,
     read_guard,
-    timer_update,
 )
 from shared.case import Case
 from shared.contract import OversightAcknowledge, TrackingId
-from shared.escalation_policy import CaseClock, LiveDeadline, Plan, Rung, plan
+from shared.escalation_policy import CaseClock, Plan, Rung, plan
 from shared.lifecycle import Status
 from shared.runtime import ServiceContext, refuse
+from shared.timers import live_document, timer_update
 from shared.unit_of_work import Command, Sender
 from shared.vocabulary import Reason, Refused
 
@@ -84,10 +84,6 @@ class _EventRef(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     tracking_id: TrackingId
-
-
-def _live_fields(live: LiveDeadline | None) -> Document | None:
-    return None if live is None else {"kind": str(live.kind), "at": live.at}
 
 
 def _same(stored: Any, computed: Any) -> bool:
@@ -163,7 +159,7 @@ class Escalation:
     async def _store_next(self, doc: Document, the_plan: Plan) -> bool:
         """Write the plan's next time, unless the case changed since ``doc`` was read."""
         stored = doc.get("escalation") or {}
-        live = _live_fields(the_plan.live)
+        live = live_document(the_plan.live)
         next_at = the_plan.next_at
         if (
             "live" in stored
