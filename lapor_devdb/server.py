@@ -178,6 +178,13 @@ class StandInMongoServer:
                 self._server.close()
             for writer in list(self._writers):
                 writer.close()
+            # Each connection's handler ends before the loop stops: one left pending would
+            # be collected after the loop closed, and complain.
+            handlers = asyncio.all_tasks() - {asyncio.current_task()}
+            for handler in handlers:
+                handler.cancel()
+            if handlers:
+                await asyncio.wait(handlers, timeout=5)
             loop.stop()
 
         asyncio.run_coroutine_threadsafe(close(), loop)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import itertools
 import logging
 import os
@@ -1857,3 +1858,22 @@ async def test_a_full_counter_refuses_its_guarded_upsert_and_an_ordered_write_st
     assert full.value.details["nMatched"] == 1  # the channel counted, then it stopped
     stored = {d["_id"]: d["count"] async for d in coll.find({})}
     assert stored == {"channel": 3, "reporter": 2}
+
+
+def test_stopping_with_clients_connected_leaves_no_connection_handler_behind() -> None:
+    """Every connection's handler finishes before the server's loop closes: one left
+    pending is collected later and complains ("coroutine ignored GeneratorExit")."""
+    caught: list[Any] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = caught.append
+    try:
+        server = StandInMongoServer()
+        client: MongoClient[Any] = MongoClient(server.start(), serverSelectionTimeoutMS=5000)
+        client.admin.command("ping")  # a pooled connection, its handler waiting for more
+        server.stop()
+        client.close()
+        del server
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+    assert [str(u.exc_value) for u in caught] == []
