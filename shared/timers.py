@@ -115,7 +115,7 @@ def applied(doc: Mapping[str, Any], fields: Mapping[str, Any], unset: Iterable[s
 
 def store_timer(
     change: CaseChange, base: Mapping[str, Any], sla: SlaPolicy, calendar: WorkingCalendar
-) -> Plan:
+) -> None:
     """Add to ``change`` the timer of the case it leaves, and the guard that keeps it true.
 
     ``base`` is the case the change was decided on; it must hold every field of
@@ -138,4 +138,3 @@ def store_timer(
         change.fields["escalation.next_at"] = timer["next_at"]
     else:
         change.unset.append("escalation.next_at")
-    return the_plan
