@@ -9,44 +9,33 @@ make the update miss.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import mongomock
 import pytest
 
-from services.routing.decisions import Rules, decide_route
-from services.routing.registry import read_registry, sample_registry_path
+from services.routing.decisions import decide_route
 from services.verification.decisions import decide_checked, facts_of
 from services.verification.policy import VerificationPolicy, assess, decide
 from shared import topology
 from shared.calendar import WorkingCalendar
 from shared.case import Case
-from shared.contract import EVENT_NAMES, ComplaintVerified
+from shared.contract import EVENT_NAMES
 from shared.escalation_policy import CaseClock, DeadlineKind, Plan, plan
-from shared.lifecycle import Actor, Kind, Severity, Status
-from shared.senders import SenderPolicy, SendersMode
+from shared.lifecycle import Actor, Status
 from shared.sla import SlaPolicy
 from shared.timers import CLOCK_FIELDS, applied, store_timer, timer_of
 from shared.unit_of_work import CaseChange
 from tests import factories
 
+# The routing decisions' own set-up: the sample registry, a verified road report.
+from tests.unit.test_routing_decide import NOW, RULES, verified_case, verified_event
+
 pytestmark = pytest.mark.unit
 
 SLA = SlaPolicy()
 CAL = WorkingCalendar()
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-RULES = Rules(
-    sla=SLA,
-    calendar=CAL,
-    timezone="Asia/Jakarta",
-    hop_limit=3,
-    default_severity=Severity.SEDANG,
-    agencies=read_registry(sample_registry_path()).agencies,
-    identity=lambda _case: {"name": "Budi Santoso"},
-    fingerprints=lambda _reply: set(),
-    senders=SenderPolicy(mode=SendersMode.OPEN),
-)
 
 
 def read_plan(doc: dict[str, Any]) -> Plan:
@@ -93,26 +82,6 @@ def committed(
         return None
     stored: dict[str, Any] | None = collection.find_one({"_id": doc["_id"]})
     return stored
-
-
-def verified(**fields: Any) -> Case:
-    doc = factories.received(NOW - timedelta(hours=1), **fields)
-    return Case(doc | {"status": "verified", "category": "jalan", "severity": "sedang"})
-
-
-def verified_event(case: Case) -> ComplaintVerified:
-    return ComplaintVerified(
-        message_id=f"verified:{case.tracking_id}",
-        tracking_id=case.tracking_id,
-        occurred_at=NOW,
-        status=Status.VERIFIED,
-        kind=Kind.PENGADUAN,
-        category="jalan",
-        severity=Severity.SEDANG,
-        anonymous=False,
-        confidential=False,
-        by="system",
-    )
 
 
 def dispatch(case: Case) -> CaseChange:
@@ -162,7 +131,7 @@ def test_an_automatically_verified_case_stores_that_nothing_is_due() -> None:
 
 
 def test_a_dispatched_case_stores_the_timer_escalation_would_compute() -> None:
-    case = verified()
+    case = verified_case()
     stored = committed(dict(case.doc), dispatch(case))
     assert stored is not None and stored["status"] == "dispatched"
     assert stored_timer(stored) == expected_timer(stored)
@@ -173,7 +142,7 @@ def test_a_dispatched_case_stores_the_timer_escalation_would_compute() -> None:
 
 
 def test_a_forwarded_case_starts_the_new_agency_ladder_with_the_old_one_fired() -> None:
-    first = Case(factories.dispatched(dict(verified().doc), NOW - timedelta(days=9)))
+    first = Case(factories.dispatched(dict(verified_case().doc), NOW - timedelta(days=9)))
     old = read_plan(dict(first.doc))
     fired = [rung.key for rung in old.pending[:2]]  # reminded and escalated once
     case = Case(dict(first.doc) | {"status": "verified", "escalation": {"fired": fired}})
@@ -193,7 +162,7 @@ def test_a_forwarded_case_starts_the_new_agency_ladder_with_the_old_one_fired() 
     ],
 )
 def test_a_case_that_moved_since_it_was_read_refuses_the_timer(what: str, between: Any) -> None:
-    case = verified()
+    case = verified_case()
     change = dispatch(case)
     if between == "fire":
         # The dispatch's own ladder, as the plan computes it from the case it leaves.
