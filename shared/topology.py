@@ -87,7 +87,14 @@ def _q(name: str, *bindings: tuple[str, str]) -> QueueSpec:
 
 # Service queues. The names are part of the operators' view (dead-letter replay, metrics).
 INTAKE_REPORTS = _q("intake.reports", (INTAKE, "channel.#"))
-INTAKE_STATUS_RELAY = _q("intake.status-relay", (EVENTS, "complaint.#"))
+#: The events whose notice intake sends in the same step that makes them: the receipt goes
+#: out with the new case (one outbox), so intake is not told of its own event.
+NOTIFIED_AT_COMMIT = frozenset({"received"})
+# Every other event may be one the reporter hears of: intake turns it into a notice.
+INTAKE_STATUS_RELAY = _q(
+    "intake.status-relay",
+    *((EVENTS, f"complaint.{name}") for name in EVENT_NAMES if name not in NOTIFIED_AT_COMMIT),
+)
 VERIFICATION_RECEIVED = _q(
     "verification.received",
     (EVENTS, "complaint.received"),
@@ -137,6 +144,8 @@ OBSOLETE_BINDINGS: tuple[tuple[str, str, str], ...] = (
     ("oversight.penghubung", OVERSIGHT, "penghubung.#"),
     # Escalation took every event; the timer of the commonest three is stored with them.
     ("escalation.events", EVENTS, "complaint.#"),
+    # Intake's relay took every event; the receipt now goes out with the new case.
+    ("intake.status-relay", EVENTS, "complaint.#"),
 )
 # The portal's staff area: every escalation notice and reminder, for its oversight inbox
 # (the oversight.* queues stay for other consumers, such as an office's e-mail bridge).

@@ -381,6 +381,11 @@ class Intake:
             verification_deadline=receipt.verification_deadline,
         )
         messages = [OutboxMessage.of(topology.EVENTS, "complaint.received", received)]
+        # The receipt goes out with the event, from the same outbox (topology
+        # ``NOTIFIED_AT_COMMIT``): intake is not told of its own event to send it.
+        notice = self._notice(received, case, report.reporter or Reporter())
+        if notice is not None:
+            messages.append(notice)
         case |= pending_fields(messages, self._ctx.grace, self._ctx.outbox.protector)
         # Escalation is not told of a report received: its timer is stored with it.
         case["escalation"] = timer_of(case, self._ctx.settings.sla, self._ctx.calendar)
@@ -485,11 +490,29 @@ class Intake:
 
     async def _notify(self, event: ComplaintEvent, case: Document, text: str | None = None) -> None:
         """Send the reporter ``text`` (by default the event's notice, if it has one)."""
+        notice = self._notice(event, case, text=text)
+        if notice is not None:
+            await self._ctx.outbox.deliver(None, [notice])
+
+    def _notice(
+        self,
+        event: ComplaintEvent,
+        case: Document,
+        reporter: Reporter | None = None,
+        text: str | None = None,
+    ) -> OutboxMessage | None:
+        """The notice of ``event`` on the reporter's channel (None: one they never see).
+
+        ``reporter``: who sent the report, when at hand (a new case); otherwise opened
+        from the case's sealed identity.
+        """
         if text is None:
             text = notice_for(event, self._ctx.settings.timezone)
         if text is None:
-            return
-        identity = self._ctx.protector.open_json(case["reporter"]["sealed"], case["_id"])
+            return None
+        if reporter is None:
+            identity = self._ctx.protector.open_json(case["reporter"]["sealed"], case["_id"])
+            reporter = Reporter.model_validate(identity)
         link = tracking_url(self._ctx.settings.portal_public_url, event.tracking_id)
         if link:
             text = f"{text}\nPantau laporan Anda: {link}"
@@ -497,7 +520,7 @@ class Intake:
             message_id=notification_id(event.message_id),
             tracking_id=event.tracking_id,
             channel=case["channel"],
-            recipient=Reporter.model_validate(identity),
+            recipient=reporter,
             in_reply_to=case["external_id"],
             event=event.event,
             status=event.status,
@@ -505,7 +528,4 @@ class Intake:
             occurred_at=event.occurred_at,
             tracking_url=link,
         )
-        await self._ctx.outbox.deliver(
-            None,
-            [OutboxMessage.of(topology.OUTBOUND, f"channel.{case['channel']}", notification)],
-        )
+        return OutboxMessage.of(topology.OUTBOUND, f"channel.{case['channel']}", notification)

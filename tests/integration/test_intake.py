@@ -94,6 +94,37 @@ async def test_a_channel_lapor_never_heard_of_is_taken_in_stored_and_acknowledge
     assert json.loads(raw) == sent  # the raw message is kept with the case
 
 
+async def test_the_receipt_goes_out_once_with_the_new_case_not_through_the_relay(
+    amqp: aio_pika.abc.AbstractConnection, intake: None
+) -> None:
+    """Intake sends the receipt from the new case's own outbox; its status relay is not
+    bound to ``complaint.received``, so the reporter is not told twice."""
+    async with Listener(amqp, topology.OUTBOUND, "channel.telegram") as outbound:
+        await publish(amqp, "lapor.intake", "channel.telegram", report("tg-once-1"))
+        [receipt] = await outbound.wait_for(lambda b: len(b) >= 1)
+        tracking_id = receipt["tracking_id"]
+        # The barrier: an event through the relay's own queue, after the receipt's
+        # event. One consumer takes that queue in order, so a receipt relayed from
+        # ``complaint.received`` would reach the channel before this event's notice.
+        verified = ComplaintVerified(
+            message_id=f"verified:{tracking_id}",
+            tracking_id=tracking_id,
+            occurred_at=datetime.now(UTC),
+            status=Status.VERIFIED,
+            kind=Kind.PENGADUAN,
+            severity=Severity.SEDANG,
+            anonymous=False,
+            confidential=False,
+            by="system",
+        )
+        body = to_json_dict(verified)
+        await publish(amqp, topology.EVENTS, "complaint.verified", body, verified.message_id)
+        notices = await outbound.wait_for(lambda b: "telah diverifikasi" in b[-1]["text"])
+    relayed = f"notify:{verified.message_id}"
+    assert [n["message_id"] for n in notices] == [receipt["message_id"], relayed]
+    assert notices[0]["text"].startswith("Laporan Anda telah kami terima")
+
+
 async def test_a_resend_returns_the_same_tracking_id_and_creates_nothing(
     amqp: aio_pika.abc.AbstractConnection, intake: None, store: Store
 ) -> None:
@@ -336,7 +367,10 @@ async def test_a_crash_between_store_and_publish_loses_no_event(
 
         stored = await store.complaints.find_one({"external_id": "crash-1"})
         assert stored is not None, "the report was stored before the crash"
-        assert len(stored["outbox"]) == 1, "its event is pending in the outbox"
+        assert [m["routing_key"] for m in stored["outbox"]] == [
+            "complaint.received",
+            "channel.telegram",
+        ], "its event and the reporter's receipt are pending in the outbox"
         assert events.bodies() == [], "and was not published"
 
         restarted = start_service("intake", settings)

@@ -5,7 +5,9 @@ from datetime import UTC, datetime
 import pytest
 
 from services.intake.notices import notice_for, tanggal
+from shared import topology
 from shared.contract import (
+    EVENT_NAMES,
     ComplaintArchived,
     ComplaintClosed,
     ComplaintDeferred,
@@ -167,3 +169,11 @@ def test_the_tracking_link_is_the_portals_lacak_page_or_nothing() -> None:
     )
     assert tracking_url(None, "33E8-JCNG-E6T5") is None
     assert tracking_url("", "33E8-JCNG-E6T5") is None
+
+
+def test_the_relay_is_told_of_every_event_but_the_receipt_intake_sends_itself() -> None:
+    bound = {key for _, key in topology.INTAKE_STATUS_RELAY.bindings}
+    assert set(EVENT_NAMES) >= topology.NOTIFIED_AT_COMMIT
+    assert bound == {f"complaint.{n}" for n in EVENT_NAMES if n not in topology.NOTIFIED_AT_COMMIT}
+    # The old catch-all binding is taken away where the topology is declared.
+    assert ("intake.status-relay", topology.EVENTS, "complaint.#") in topology.OBSOLETE_BINDINGS
