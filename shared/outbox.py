@@ -5,6 +5,14 @@ state change, publishes them (publisher confirms on), then removes them. If the
 process dies in between, the entries stay, with ``outbox_due_at`` set, and a relay in
 any replica claims the document when that time passes and publishes them again. Each
 entry keeps its ``message_id``, so a consumer that sees one twice can tell.
+
+Removing them is bookkeeping, not delivery: the messages are out once the broker confirmed
+them. So a running service *settles* its published entries together, one store command
+for every document published in the last ``settle_seconds`` (:meth:`Outbox.run`), instead
+of one per document; the handler does not wait for it. A crash before that write leaves
+them pending like a crash before any removal: the relay sends them again after the grace,
+with the same ``message_id``. Where no settler runs (a command-line tool, a test, a
+service stopping), each delivery removes its own entries at once.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.clock import Clock, SystemClock
@@ -124,24 +132,44 @@ class Outbox:
         collection: AsyncCollection[Document],
         publisher: Publisher,
         grace: timedelta = timedelta(seconds=5),
-        clock: Clock = _REAL_TIME,
         protector: IdentityProtector | None = None,
+        settle_seconds: float = 0.0,
     ) -> None:
         self._collection = collection
         #: Seals pending bodies at rest (None: a service with no identity key stores them
         #: as they are; its messages carry no identity).
         self.protector = protector
         self._publisher = publisher
-        self._clock = clock
+        self._clock: Clock = _REAL_TIME
         self._grace = grace
+        #: How long published entries wait to be taken off together (0: each at once).
+        self._settle_seconds = settle_seconds
+        #: Published and not yet taken off: document id → message ids (while settling).
+        self._published: dict[Any, list[str]] = {}
+        self._settling = False
+        self._more_published = asyncio.Event()
+
+    @property
+    def settling(self) -> bool:
+        """Whether published entries are taken off in rounds (:meth:`run` is settling)."""
+        return self._settling
 
     async def deliver(self, doc_id: Any, messages: list[OutboxMessage]) -> None:
-        """Publish ``messages`` of document ``doc_id`` and take them off its outbox."""
+        """Publish ``messages`` of document ``doc_id`` and take them off its outbox (with
+        the next settling round, while one runs)."""
         for message in messages:
             await self._publisher.publish(message)
         if not messages or doc_id is None:
             return  # nothing stored to take off (a message published straight away)
         ids = [m.message_id for m in messages]
+        if self._settling:
+            self._published.setdefault(doc_id, []).extend(ids)
+            self._more_published.set()
+            return
+        await self._take_off(doc_id, ids)
+
+    async def _take_off(self, doc_id: Any, ids: list[str]) -> None:
+        """Remove the published ``ids`` from one document's outbox now."""
         # Usually the outbox holds exactly these messages: one update empties it.
         emptied = await self._collection.update_one(
             {"_id": doc_id, "outbox": {"$size": len(ids)}, "outbox.message_id": {"$all": ids}},
@@ -186,12 +214,67 @@ class Outbox:
                 )
             sent += len(messages)
 
+    async def settle_once(self) -> int:
+        """Take every published entry off its document's outbox: one store command for
+        them all; the number of documents. Kept for the next round if the store fails."""
+        batch, self._published = self._published, {}
+        self._more_published.clear()
+        if not batch:
+            return 0
+        # Per document, in order: its published entries out, then its due time, unless a
+        # later change (another step, another replica) has added entries of its own.
+        writes: list[UpdateOne] = []
+        for doc_id, ids in batch.items():
+            writes.append(
+                UpdateOne({"_id": doc_id}, {"$pull": {"outbox": {"message_id": {"$in": ids}}}})
+            )
+            writes.append(
+                UpdateOne(
+                    {"_id": doc_id, "outbox": {"$size": 0}}, {"$unset": {"outbox_due_at": ""}}
+                )
+            )
+        try:
+            await self._collection.bulk_write(writes, ordered=True)
+        except BaseException:
+            for doc_id, ids in batch.items():  # idempotent: taken off again next round
+                self._published.setdefault(doc_id, []).extend(ids)
+            raise
+        return len(batch)
+
+    async def _settle_until(self, stop: asyncio.Event) -> None:
+        """Settle published entries every ``settle_seconds`` until ``stop``; then what is
+        left, and each later delivery takes its own off at once."""
+        self._settling = True
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._more_published.wait(), timeout=1.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self._settle_seconds)
+                try:
+                    await self.settle_once()
+                except Exception:
+                    log.exception("outbox settling round failed; retrying")
+        finally:
+            self._settling = False
+            with contextlib.suppress(Exception):
+                await self.settle_once()
+
     async def run(self, stop: asyncio.Event, interval: float) -> None:
-        """Relay until ``stop`` is set; a failed round is logged and retried."""
-        while not stop.is_set():
-            try:
-                await self.relay_once()
-            except Exception:
-                log.exception("outbox relay round failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+        """Relay (and settle, if ``settle_seconds`` is set) until ``stop`` is set; a failed
+        round is logged and retried."""
+        settler = None
+        if self._settle_seconds > 0:
+            self._settling = True  # from now on, deliveries wait for a settling round
+            settler = asyncio.create_task(self._settle_until(stop))
+        try:
+            while not stop.is_set():
+                try:
+                    await self.relay_once()
+                except Exception:
+                    log.exception("outbox relay round failed; retrying")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=interval)
+        finally:
+            if settler is not None:
+                await settler

@@ -444,6 +444,7 @@ def build_service(
         publisher,
         grace=timedelta(seconds=settings.outbox_grace_seconds),
         protector=identity,
+        settle_seconds=min(settings.outbox_settle_seconds, settings.outbox_grace_seconds / 2),
     )
     failpoints = Failpoints(settings.failpoints)
     grace = timedelta(seconds=settings.outbox_grace_seconds)

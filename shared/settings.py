@@ -39,6 +39,9 @@ class LaporSettings(BaseSettings):
     #: How long a pending outbox entry may wait for its own publisher before the relay sends it.
     outbox_grace_seconds: float = Field(default=5.0, gt=0)
     outbox_scan_seconds: float = Field(default=1.0, gt=0)
+    #: How long published outbox entries wait to be taken off the store together (one
+    #: command for all; 0: each delivery takes its own off at once). Below the grace.
+    outbox_settle_seconds: float = Field(default=0.2, ge=0)
     #: Declare the exchanges and service queues on start. Off where they are declared once
     #: by ``lapor topology declare`` with the admin user (docker compose does), so that a
     #: service's own broker user needs no right to create or delete anything.

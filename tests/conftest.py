@@ -156,6 +156,7 @@ def service_env(settings: IntakeSettings, **extra: str) -> dict[str, str]:
         "LAPOR_PII_KEY": PII_KEY,
         "LAPOR_OUTBOX_GRACE_SECONDS": str(settings.outbox_grace_seconds),
         "LAPOR_OUTBOX_SCAN_SECONDS": str(settings.outbox_scan_seconds),
+        "LAPOR_OUTBOX_SETTLE_SECONDS": str(settings.outbox_settle_seconds),
         "LAPOR_DELIVERY_LIMIT": str(settings.delivery_limit),
         "LAPOR_SENDERS": str(settings.senders),
         "LAPOR_RATE_LIMIT_PER_CHANNEL_MINUTE": str(settings.rate_limit_per_channel_minute),

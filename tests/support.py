@@ -14,6 +14,8 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
+from shared.storage import Store
+
 Json = dict[str, Any]
 
 # What every log record has (times, thread and process ids): never reporter data, and
@@ -149,6 +151,18 @@ async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met in {timeout}s (last: {result!r})")
         await asyncio.sleep(interval)
+
+
+async def settled(store: Store, tracking_id: str, timeout: float = 15.0) -> None:
+    """Wait until the case's published outbox entries are off the store, due time and all
+    (a running service takes them off in rounds: ``shared/outbox.py``)."""
+    await eventually(
+        lambda: store.complaints.find_one(
+            {"_id": tracking_id, "outbox": {"$size": 0}, "outbox_due_at": {"$exists": False}},
+            {"_id": 1},
+        ),
+        timeout,
+    )
 
 
 def _texts(value: Any) -> list[str]:

@@ -37,7 +37,7 @@ from shared.sla import SlaPolicy
 from shared.storage import Store
 from shared.tracking import new_tracking_id
 from tests.conftest import service_env
-from tests.support import Json, Listener, eventually, logged_text, publish
+from tests.support import Json, Listener, eventually, logged_text, publish, settled
 
 pytestmark = pytest.mark.integration
 
@@ -415,7 +415,7 @@ async def test_a_verified_case_lands_on_the_queue_of_the_responsible_agency(
     assert close_to(case["deadlines"]["resolution"], resolution)
     [hop] = await case_hops(store, tid)
     assert (hop.agency, hop.rule) == (expected, rule)
-    assert case.get("outbox", []) == []
+    await settled(store, tid)
 
 
 # --- the agency round trip ----------------------------------------------------------------
