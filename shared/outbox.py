@@ -157,8 +157,10 @@ class Outbox:
     async def deliver(self, doc_id: Any, messages: list[OutboxMessage]) -> None:
         """Publish ``messages`` of document ``doc_id`` and take them off its outbox (with
         the next settling round, while one runs)."""
-        for message in messages:
-            await self._publisher.publish(message)
+        if len(messages) == 1:
+            await self._publisher.publish(messages[0])
+        elif messages:
+            await self._publish_together(messages)
         if not messages or doc_id is None:
             return  # nothing stored to take off (a message published straight away)
         ids = [m.message_id for m in messages]
@@ -167,6 +169,20 @@ class Outbox:
             self._more_published.set()
             return
         await self._take_off(doc_id, ids)
+
+    async def _publish_together(self, messages: list[OutboxMessage]) -> None:
+        """Publish ``messages`` in their order without waiting for one confirm before the
+        next (one channel keeps the order); raises the first failure once all are settled.
+
+        A failed one stays in the outbox with the others, so the relay sends them all again
+        later under the same ``message_id``s: at least once, as after a crash.
+        """
+        outcomes = await asyncio.gather(
+            *(self._publisher.publish(message) for message in messages), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _take_off(self, doc_id: Any, ids: list[str]) -> None:
         """Remove the published ``ids`` from one document's outbox now."""

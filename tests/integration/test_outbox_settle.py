@@ -178,3 +178,30 @@ async def test_a_failed_round_keeps_its_entries_for_the_next(store: Store) -> No
     assert len((await outbox_of(store, "C-RETRY"))["outbox"]) == 1
     assert await outbox.settle_once() == 1
     assert (await outbox_of(store, "C-RETRY"))["outbox"] == []
+
+
+class RefusingFirst(Sent):
+    """A publisher whose broker refuses the first message it is given."""
+
+    async def publish(self, message: OutboxMessage) -> None:
+        await super().publish(message)
+        if len(self.messages) == 1:
+            await asyncio.sleep(0.01)  # refused after the second one went out
+            raise ConnectionError("not taken by the broker")
+
+
+async def test_a_change_s_messages_go_out_together_and_one_refused_keeps_them_all(
+    store: Store,
+) -> None:
+    """A change's messages are published in their order without waiting for each confirm;
+    one the broker refuses fails the delivery once all are settled, and every entry stays
+    pending for the relay (the others again, under their own ``message_id``s)."""
+    sent = RefusingFirst()
+    outbox = Outbox(store.complaints, sent, grace=GRACE)
+    messages = [message("C-TOGETHER", "dispatched"), message("C-TOGETHER", "notice")]
+    await store_pending(store, "C-TOGETHER", *messages)
+    with pytest.raises(ConnectionError):
+        await outbox.deliver("C-TOGETHER", messages)
+    assert sent.messages == messages  # both offered, in order
+    pending = (await outbox_of(store, "C-TOGETHER"))["outbox"]
+    assert [m["message_id"] for m in pending] == [m.message_id for m in messages]
