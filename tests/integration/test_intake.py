@@ -48,6 +48,21 @@ def report(external_id: str | None = None, **fields: Any) -> dict[str, Any]:
     return body | fields
 
 
+def verified_event(tracking_id: str) -> ComplaintVerified:
+    """The event of a case verified by the automatic checks, as verification sends it."""
+    return ComplaintVerified(
+        message_id=f"verified:{tracking_id}",
+        tracking_id=tracking_id,
+        occurred_at=datetime.now(UTC),
+        status=Status.VERIFIED,
+        kind=Kind.PENGADUAN,
+        severity=Severity.SEDANG,
+        anonymous=False,
+        confidential=False,
+        by="system",
+    )
+
+
 @pytest.fixture
 async def intake(settings: IntakeSettings, amqp: Any) -> AsyncIterator[None]:
     async with intake_app.create(settings):
@@ -106,17 +121,7 @@ async def test_the_receipt_goes_out_once_with_the_new_case_not_through_the_relay
         # The barrier: an event through the relay's own queue, after the receipt's
         # event. One consumer takes that queue in order, so a receipt relayed from
         # ``complaint.received`` would reach the channel before this event's notice.
-        verified = ComplaintVerified(
-            message_id=f"verified:{tracking_id}",
-            tracking_id=tracking_id,
-            occurred_at=datetime.now(UTC),
-            status=Status.VERIFIED,
-            kind=Kind.PENGADUAN,
-            severity=Severity.SEDANG,
-            anonymous=False,
-            confidential=False,
-            by="system",
-        )
+        verified = verified_event(tracking_id)
         body = to_json_dict(verified)
         await publish(amqp, topology.EVENTS, "complaint.verified", body, verified.message_id)
         notices = await outbound.wait_for(lambda b: "telah diverifikasi" in b[-1]["text"])
@@ -472,17 +477,7 @@ async def test_a_case_another_replica_took_in_gets_its_notice_from_the_store(
         reporter={"name": "Rina", "phone": "+6281311112222"},
     )
     await store.complaints.insert_one(case)
-    verified = ComplaintVerified(
-        message_id=f"verified:{case['_id']}",
-        tracking_id=case["_id"],
-        occurred_at=datetime.now(UTC),
-        status=Status.VERIFIED,
-        kind=Kind.PENGADUAN,
-        severity=Severity.SEDANG,
-        anonymous=False,
-        confidential=False,
-        by="system",
-    )
+    verified = verified_event(case["_id"])
     async with Listener(amqp, topology.OUTBOUND, "channel.whatsapp") as outbound:
         body = to_json_dict(verified)
         await publish(amqp, topology.EVENTS, "complaint.verified", body, verified.message_id)
