@@ -124,6 +124,16 @@ def pending_fields(
     }
 
 
+def _removal(doc_id: Any, ids: list[str]) -> list[UpdateOne]:
+    """The writes that take the published ``ids`` off one document's outbox, in order: the
+    entries, then the due time, unless a later change (another step, another replica) has
+    added entries of its own, which the relay must still find."""
+    return [
+        UpdateOne({"_id": doc_id}, {"$pull": {"outbox": {"message_id": {"$in": ids}}}}),
+        UpdateOne({"_id": doc_id, "outbox": {"$size": 0}}, {"$unset": {"outbox_due_at": ""}}),
+    ]
+
+
 class Outbox:
     """Publishes pending messages of one collection, now or after a crash."""
 
@@ -186,19 +196,7 @@ class Outbox:
 
     async def _take_off(self, doc_id: Any, ids: list[str]) -> None:
         """Remove the published ``ids`` from one document's outbox now."""
-        # Usually the outbox holds exactly these messages: one update empties it.
-        emptied = await self._collection.update_one(
-            {"_id": doc_id, "outbox": {"$size": len(ids)}, "outbox.message_id": {"$all": ids}},
-            {"$set": {"outbox": []}, "$unset": {"outbox_due_at": ""}},
-        )
-        if emptied.matched_count:
-            return
-        await self._collection.update_one(
-            {"_id": doc_id}, {"$pull": {"outbox": {"message_id": {"$in": ids}}}}
-        )
-        await self._collection.update_one(
-            {"_id": doc_id, "outbox": {"$size": 0}}, {"$unset": {"outbox_due_at": ""}}
-        )
+        await self._collection.bulk_write(_removal(doc_id, ids), ordered=True)
 
     async def relay_once(self) -> int:
         """Publish the outbox of every document whose pending messages are overdue."""
@@ -237,18 +235,7 @@ class Outbox:
         self._more_published.clear()
         if not batch:
             return 0
-        # Per document, in order: its published entries out, then its due time, unless a
-        # later change (another step, another replica) has added entries of its own.
-        writes: list[UpdateOne] = []
-        for doc_id, ids in batch.items():
-            writes.append(
-                UpdateOne({"_id": doc_id}, {"$pull": {"outbox": {"message_id": {"$in": ids}}}})
-            )
-            writes.append(
-                UpdateOne(
-                    {"_id": doc_id, "outbox": {"$size": 0}}, {"$unset": {"outbox_due_at": ""}}
-                )
-            )
+        writes = [write for doc_id, ids in batch.items() for write in _removal(doc_id, ids)]
         try:
             await self._collection.bulk_write(writes, ordered=True)
         except BaseException:
@@ -260,7 +247,6 @@ class Outbox:
     async def _settle_until(self, stop: asyncio.Event) -> None:
         """Settle published entries every ``settle_seconds`` until ``stop``; then what is
         left, and each later delivery takes its own off at once."""
-        self._settling = True
         try:
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
