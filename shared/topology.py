@@ -85,16 +85,18 @@ def _q(name: str, *bindings: tuple[str, str]) -> QueueSpec:
     return QueueSpec(name, tuple(bindings))
 
 
+def _events_but(excluded: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """A binding to every domain event but ``excluded``, one routing key each."""
+    return tuple((EVENTS, f"complaint.{name}") for name in EVENT_NAMES if name not in excluded)
+
+
 # Service queues. The names are part of the operators' view (dead-letter replay, metrics).
 INTAKE_REPORTS = _q("intake.reports", (INTAKE, "channel.#"))
 #: The events whose notice intake sends in the same step that makes them: the receipt goes
 #: out with the new case (one outbox), so intake is not told of its own event.
 NOTIFIED_AT_COMMIT = frozenset({"received"})
 # Every other event may be one the reporter hears of: intake turns it into a notice.
-INTAKE_STATUS_RELAY = _q(
-    "intake.status-relay",
-    *((EVENTS, f"complaint.{name}") for name in EVENT_NAMES if name not in NOTIFIED_AT_COMMIT),
-)
+INTAKE_STATUS_RELAY = _q("intake.status-relay", *_events_but(NOTIFIED_AT_COMMIT))
 VERIFICATION_RECEIVED = _q(
     "verification.received",
     (EVENTS, "complaint.received"),
@@ -113,10 +115,7 @@ ROUTING_COMMANDS = _q(
 #: (``shared/timers.py``): every report makes them, so escalation is not told of them.
 TIMED_AT_COMMIT = frozenset({"received", "verified", "dispatched"})
 # Every other event may move a case's timer: escalation recomputes it from the case.
-ESCALATION_EVENTS = _q(
-    "escalation.events",
-    *((EVENTS, f"complaint.{name}") for name in EVENT_NAMES if name not in TIMED_AT_COMMIT),
-)
+ESCALATION_EVENTS = _q("escalation.events", *_events_but(TIMED_AT_COMMIT))
 # Escalation owns the notices, so it records their acknowledgement on the case.
 ESCALATION_COMMANDS = _q("escalation.commands", (COMMANDS, "oversight.acknowledge"))
 # What people read: the admin's desk and the operators' view of refused input.
