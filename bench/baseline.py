@@ -137,10 +137,32 @@ async def relays(amqp_url: str, middle_workers: int, prefetch: int) -> None:
         await stop.wait()
 
 
+def local_broker_pid() -> int | None:
+    """The local RabbitMQ node's Erlang VM (``beam.smp``), if one runs on this machine.
+
+    Its CPU over a run is the broker's share of the cost: every vhost's, so it says
+    something only on a broker nothing else uses meanwhile.
+    """
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone, or not ours to read
+        if argv[0].endswith(b"beam.smp") and any(b"rabbit" in arg for arg in argv):
+            return int(cmdline.parent.name)
+    return None
+
+
 async def raw_three_hops(
-    amqp_url: str, reports: int, middle_workers: int, prefetch: int, rate: float = 0
-) -> tuple[Run, float]:
-    """Send ``reports`` messages through three relays: the run, and the relays' CPU seconds."""
+    amqp_url: str,
+    reports: int,
+    middle_workers: int,
+    prefetch: int,
+    rate: float = 0,
+    watched: dict[str, int] | None = None,
+) -> tuple[Run, dict[str, float]]:
+    """Send ``reports`` messages through three relays: the run, and the CPU seconds of the
+    relays (``relays``) and of each ``watched`` process (name → pid) meanwhile."""
     connection = await aio_pika.connect_robust(amqp_url)
     async with connection:
         setup = await connection.channel()
@@ -181,12 +203,13 @@ async def raw_three_hops(
                     routing_key=NAMES[0],
                 )
 
-            cpu_before = cpu_seconds(relay.pid)
+            pids = {"relays": relay.pid, **(watched or {})}
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             start = time.perf_counter()
             await paced(reports, rate, send)
             await asyncio.wait_for(done.wait(), timeout=600)
             seconds = time.perf_counter() - start
-            cpu = cpu_seconds(relay.pid) - cpu_before
+            cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         finally:
             relay.terminate()
             relay.wait(timeout=30)

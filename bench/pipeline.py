@@ -11,8 +11,9 @@ the Disposition's arrival on ``opd.<code>``, in this process (one clock).
     nice -n 10 .venv/bin/python bench/pipeline.py --reports 1000 --rate 20 --json
 
 What it reports: throughput and p50/p95/p99 latency for both; CPU seconds per process
-and CPU ms per report (services, stand-in, raw relays); MongoDB commands per report, by
-service and command; and, every ``--checkpoint`` arrivals, the services' CPU per report
+and CPU ms per report (services, stand-in, raw relays, and the local broker and this
+process: their sum sets the most reports/s the machine can take); MongoDB commands per
+report, by service and command; and, every ``--checkpoint`` arrivals, the services' CPU per report
 over that stretch (flat, or growing with the stored cases?). CPU time, not wall time, is
 the figure that survives a busy machine.
 
@@ -50,9 +51,20 @@ from aio_pika.abc import AbstractIncomingMessage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.baseline import HEADER, ROOT, Run, cpu_seconds, paced, raw_three_hops
+from bench.baseline import (
+    HEADER,
+    ROOT,
+    Run,
+    cpu_seconds,
+    local_broker_pid,
+    paced,
+    raw_three_hops,
+)
 
 AGENCY = "pupr-palembang"
+#: Processes whose CPU is sampled beside the services' and is not theirs: the stand-in,
+#: the local broker and this benchmark's own process (publisher and sink).
+NOT_SERVICES = frozenset({"devdb", "broker", "bench"})
 WARM_UP = "BENCH-WARMUP"  # 12 characters, as the reports' markers
 SERVICE_QUEUES = (
     "intake.reports",
@@ -126,6 +138,8 @@ class Processes:
         self.env = env
         self.workdir = workdir
         self.running: list[Process] = []
+        #: Processes not started here whose CPU is sampled too: name → pid.
+        self.watched: dict[str, int] = {}
 
     def start(self, name: str, *args: str, probe: bool = True) -> Process:
         """Start ``lapor ARGS`` (through bench.probe if ``probe``), output to a log file."""
@@ -145,7 +159,9 @@ class Processes:
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds each process has used so far."""
-        return {p.name: cpu_seconds(p.popen.pid) for p in self.running}
+        return {p.name: cpu_seconds(p.popen.pid) for p in self.running} | {
+            name: cpu_seconds(pid) for name, pid in self.watched.items()
+        }
 
     @property
     def services(self) -> list[Process]:
@@ -314,7 +330,7 @@ async def lapor_pipeline(
                 per = {
                     name: (point.cpu[name] - last.cpu[name]) / stretch * 1000 for name in point.cpu
                 }
-                services = sum(v for k, v in per.items() if k != "devdb")
+                services = sum(v for k, v in per.items() if k not in NOT_SERVICES)
                 log(
                     f"{arrived}/{reports} arrived, {point.elapsed:.0f} s; CPU ms/report over the "
                     f"last {stretch}: services {services:.1f}, "
@@ -385,6 +401,9 @@ async def lapor_pipeline(
     return result
 
 
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
 def _per_report(cpu: dict[str, float], reports: int) -> dict[str, float]:
     return {name: round(seconds / reports * 1000, 2) for name, seconds in cpu.items()}
 
@@ -392,16 +411,22 @@ def _per_report(cpu: dict[str, float], reports: int) -> dict[str, float]:
 def summarise(
     lapor: LaporRun,
     raw: Run,
-    raw_cpu: float,
+    raw_cpu: dict[str, float],
     cpu: dict[str, float],
     commands: dict[str, dict[str, int]],
     context: dict[str, Any],
 ) -> dict[str, Any]:
     """Everything the run measured, as one JSON-able document."""
     reports = lapor.run.reports
-    services_cpu = sum(v for k, v in cpu.items() if k != "devdb")
+    services_cpu = sum(v for k, v in cpu.items() if k not in NOT_SERVICES)
     service_ms = services_cpu / reports * 1000
-    raw_ms = raw_cpu / raw.reports * 1000
+    raw_ms = raw_cpu["relays"] / raw.reports * 1000
+    # Every process sampled (services, stand-in, broker, this one): 1000 ms x cores over
+    # this is the most reports per second the machine could take at this cost.
+    whole = {
+        "lapor": round(sum(cpu.values()) / reports * 1000, 2),
+        "raw": round(sum(raw_cpu.values()) / raw.reports * 1000, 2),
+    }
     flatness = []
     for before, after in zip(lapor.checkpoints, lapor.checkpoints[1:], strict=False):
         stretch = after.arrived - before.arrived
@@ -410,7 +435,8 @@ def summarise(
             {
                 "arrivals": [before.arrived, after.arrived],
                 "services_cpu_ms_per_report": round(
-                    sum(v for k, v in delta.items() if k != "devdb") / stretch * 1000, 2
+                    sum(v for k, v in delta.items() if k not in NOT_SERVICES) / stretch * 1000,
+                    2,
                 ),
                 "cpu_ms_per_report": _per_report(delta, stretch),
             }
@@ -424,6 +450,11 @@ def summarise(
         "services_cpu_ms_per_report": round(service_ms, 2),
         "raw_cpu_ms_per_report": round(raw_ms, 3),
         "services_over_raw_cpu": round(service_ms / raw_ms, 1) if raw_ms else None,
+        "raw_cpu_ms_per_report_by_process": _per_report(raw_cpu, raw.reports),
+        "every_process_cpu_ms_per_report": whole,
+        "ceiling_reports_per_s": {
+            k: round(1000 * (os.cpu_count() or 1) / v, 1) if v else None for k, v in whole.items()
+        },
         "store_commands": commands,
         "store_commands_per_report": {
             "total": round(total_commands / reports, 2),
@@ -447,6 +478,14 @@ def print_table(result: dict[str, Any], lapor: Run, raw: Run) -> None:
         ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_report"].items()),
         f"| services {result['services_cpu_ms_per_report']}, raw aio-pika relays "
         f"{result['raw_cpu_ms_per_report']} (x{result['services_over_raw_cpu']})",
+    )
+    whole, ceiling = result["every_process_cpu_ms_per_report"], result["ceiling_reports_per_s"]
+    print(
+        "every process's CPU ms per report (services, stand-in, broker, benchmark): "
+        f"LAPOR {whole['lapor']}, raw {whole['raw']} (raw by process: "
+        + ", ".join(f"{k} {v}" for k, v in result["raw_cpu_ms_per_report_by_process"].items())
+        + f"); at that cost {os.cpu_count()} cores take at most {ceiling['lapor']} reports/s "
+        f"(raw {ceiling['raw']})"
     )
     if result["idle_cpu_ms_per_s"]:
         print(
@@ -548,13 +587,27 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "LAPOR_RATE_LIMIT_PER_CHANNEL_MINUTE": "1000000",
     }
     processes = Processes(env, workdir)
+    processes.watched["bench"] = os.getpid()
+    broker = local_broker_pid() if urlsplit(amqp_url).hostname in _LOCAL_HOSTS else None
+    if broker is not None:
+        processes.watched["broker"] = broker
+    else:
+        log("no local RabbitMQ process to read: the broker's CPU is left out")
     profilers = Profilers(args.profile, args.profile_rate)
     try:
         log(f"raw aio-pika: {args.reports} messages, 3 hops, at {args.rate or 'max'}/s")
         raw, raw_cpu = await raw_three_hops(
-            amqp_url, args.reports, args.verification_workers, prefetch=16, rate=args.rate
+            amqp_url,
+            args.reports,
+            args.verification_workers,
+            prefetch=16,
+            rate=args.rate,
+            watched=processes.watched,
         )
-        log(f"raw: {raw.row().strip()}; relays' CPU {raw_cpu / raw.reports * 1000:.2f} ms/report")
+        log(
+            f"raw: {raw.row().strip()}; relays' CPU "
+            f"{raw_cpu['relays'] / raw.reports * 1000:.2f} ms/report"
+        )
 
         mongo = "LAPOR_MONGO_URL"
         if os.environ.get("LAPOR_MONGO_URL"):
