@@ -110,6 +110,43 @@ COMMON_TERMS = frozenset(
     )
 )  # fmt: skip
 
+#: The words of the category rules (``policy.CATEGORY_RULES``, as :func:`text_terms` reads
+#: them, when :data:`KEY_ORDER` 3 was made): a category's words are in many of its
+#: complaints (every pothole report says *berlubang*, every water report *PDAM*), so they
+#: are as poor evidence of a duplicate as :data:`COMMON_TERMS`, though rare in Indonesian
+#: at large. Frozen with :data:`KEY_ORDER`, like the frequency table: the category rules
+#: may change without changing the stored keys' order.
+CATEGORY_TERMS = frozenset(
+    (
+        "adminduk", "air", "akta", "amblas", "ambulans", "angkot", "angkutan", "anjing", "asap",
+        "aspal", "badan", "bangunan", "banjir", "bansos", "bau", "beasiswa", "berlubang",
+        "bersih", "bidan", "blanko", "blt", "bocor", "bos", "bpjs", "bpn", "bpnt", "buruk",
+        "bus", "busuk", "dana", "dinsos", "disdukcapil", "dishub", "ditambal", "dokter",
+        "domisili", "dpmptsp", "drainase", "dtks", "dukcapil", "e-ktp", "gardu", "gedung",
+        "gizi", "got", "guru", "halte", "harapan", "hewan", "hijau", "hutan", "igd", "ijazah",
+        "imb", "imunisasi", "inap", "irigasi", "izin", "jembatan", "juru", "kabel", "kaki",
+        "karhutla", "kartu", "kebakaran", "kelahiran", "keluarga", "kemacetan", "kematian",
+        "kepala", "keruh", "kesehatan", "kia", "kip", "kir", "kis", "kpm", "ktp", "ktp-el",
+        "lampu", "langsung", "liar", "licin", "light", "lima", "limbah", "lintas", "listrik",
+        "longsor", "lrt", "lubang", "macet", "madrasah", "mati", "mengalir", "meteran", "minum",
+        "murid", "musi", "nib", "nik", "obat", "ojek", "oss", "pangkalan", "parah", "parkir",
+        "pasien", "pbg", "pdam", "pedagang", "pemadaman", "pencemaran", "penerangan",
+        "penerima", "pengaspalan", "penyuluh", "perawat", "perizinan", "persetujuan",
+        "pertanahan", "pertanian", "perumda", "petani", "peternakan", "pindah", "pipa", "pju",
+        "pkh", "pkl", "pln", "pohon", "poliklinik", "polusi", "posyandu", "ppdb", "premanisme",
+        "program", "ptsl", "ptsp", "pungutan", "pupuk", "puskesmas", "pustu", "rabies", "rapor",
+        "rawat", "rsud", "rth", "ruang", "rumah", "sakit", "sampah", "satpol", "sawah", "sdn",
+        "sekolah", "selokan", "sembako", "sengketa", "seragam", "sertifikat", "sertipikat",
+        "simbg", "siswa", "siup", "slf", "sman", "smkn", "smpn", "sosial", "stunting", "surat",
+        "taman", "tambal", "tanah", "terbuka", "terminal", "ternak", "tiang", "tirta", "token",
+        "tps", "traffic", "transmusi", "trotoar", "tumbang", "tunai", "uang", "uji", "umum",
+        "usaha", "zonasi",
+    )
+)  # fmt: skip
+
+#: What :func:`dedup_keys` puts last: the words common in complaints.
+_COMPLAINT_WORDS = COMMON_TERMS | CATEGORY_TERMS
+
 
 def normalise(text: str) -> str:
     """Lower-case text in Unicode compatibility form (full-width letters folded)."""
@@ -609,8 +646,9 @@ TERM_FREQUENCY = _load_term_frequency()
 #: The term order :func:`dedup_keys` follows, stored with each case's keys as
 #: ``dedup_version`` (with the similarity the keys were made for). Verification re-keys
 #: the open cases made under another version when it starts. 1 was longest first; 2 is
-#: rarest first by :data:`TERM_FREQUENCY`.
-KEY_ORDER = 2
+#: rarest first by :data:`TERM_FREQUENCY`; 3 also puts :data:`CATEGORY_TERMS` last, with
+#: :data:`COMMON_TERMS`.
+KEY_ORDER = 3
 
 
 def key_version(threshold: float) -> str:
@@ -630,7 +668,7 @@ def _number_band(number: str) -> int:
 @lru_cache(maxsize=65536)
 def _term_order(term: str) -> tuple[bool, int, int, str]:
     band = _number_band(term) if term.isdigit() else TERM_FREQUENCY.get(term, 0)
-    return (term in COMMON_TERMS, band, -len(term), term)
+    return (term in _COMPLAINT_WORDS, band, -len(term), term)
 
 
 def dedup_keys(terms: Iterable[str], threshold: float) -> list[str]:

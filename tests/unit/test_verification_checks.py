@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.verification.checks import (
+    CATEGORY_TERMS,
     KEY_ORDER,
     TERM_FREQUENCY,
     Code,
@@ -331,13 +332,29 @@ def test_tiny_term_sets_similar_through_one_shared_term_still_share_a_key() -> N
                 assert shared, (sorted(first), sorted(second), threshold)
 
 
-def test_reports_sharing_one_long_common_word_are_not_candidates_of_each_other() -> None:
-    # Every pothole report says "berlubang": as a key alone it made every stored pothole
-    # report a candidate of every new one, so the look-up grew with the stored cases.
-    first = text_terms("Jalan berlubang di Jl. Sudirman No. 5 dekat sekolah, genangan saat hujan")
-    second = text_terms("Jalan berlubang di Jl. Veteran No. 81 depan pasar, motor sering jatuh")
-    assert any("berlubang" in key for key in dedup_keys(first, 0.8))
+def test_reports_sharing_one_long_rare_word_are_not_candidates_of_each_other() -> None:
+    # A word alone as a key made every stored report with it a candidate of every new one,
+    # so the look-up grew with the stored cases; a pair of words keeps these two apart.
+    first = text_terms("Jalan tergenang di Jl. Sudirman No. 5 dekat sekolah, genangan saat hujan")
+    second = text_terms("Jalan tergenang di Jl. Veteran No. 81 depan pasar, motor sering jatuh")
+    assert any("tergenang" in key for key in dedup_keys(first, 0.8))
     assert not set(dedup_keys(first, 0.8)) & set(dedup_keys(second, 0.8))
+
+
+def test_a_category_word_comes_after_the_words_that_tell_two_reports_apart() -> None:
+    # Every pothole report says "berlubang", every water report "PDAM": rare in Indonesian
+    # at large, so rarest first put them in every such report's keys (KEY_ORDER 2).
+    pothole = text_terms("Jalan berlubang di Jl. Sudirman No. 5 dekat sekolah, genangan saat hujan")
+    water = text_terms("Air PDAM Tirta Musi di Perumnas Sako blok C7 keruh dan berbau sejak Senin")
+    assert TERM_FREQUENCY["berlubang"] < TERM_FREQUENCY["hujan"]
+    assert {"berlubang", "pdam", "tirta", "musi", "keruh"} <= CATEGORY_TERMS
+    assert not any("berlubang" in key.split() for key in dedup_keys(pothole, 0.8))
+    water_keys = dedup_keys(water, 0.8)
+    assert water_keys[0] == "perumnas sako"
+    assert not {"pdam", "tirta", "musi", "air"} & {t for key in water_keys for t in key.split()}
+    # still exact when a report has nothing but category words
+    words = text_terms("PDAM Tirta Musi air keruh pipa bocor")
+    assert set(words) <= CATEGORY_TERMS and dedup_keys(words, 0.8)
 
 
 def test_the_keys_pair_the_rarest_terms_a_street_and_a_house_number_before_long_common_words() -> (
