@@ -3,7 +3,8 @@
 The duplicate look-up (``services/verification/handlers.py``) fetches every open case that
 shares a key with the new report and tests each one's similarity; this counts those
 candidates for the pipeline benchmark's own reports (``bench.pipeline.report``), without a
-server, under today's term order (rarest first) and the earlier one (longest first)::
+server, under today's term order (``KEY_ORDER`` 3: rarest first, the category rules' words
+last) and the earlier ones (2: rarest first; 1: longest first)::
 
     python -m bench.dedup_candidates --reports 20000 --segments 5
 """
@@ -14,7 +15,9 @@ import argparse
 import random
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -24,15 +27,30 @@ from services.verification.policy import VerificationPolicy
 
 
 def _longest_first(term: str) -> tuple[bool, int, str]:
-    """The order before KEY_ORDER 2: not a common complaint word, then longest first."""
+    """KEY_ORDER 1: not a common complaint word, then longest first."""
     return (term in checks.COMMON_TERMS, -len(term), term)
 
 
-def candidates(reports: int, longest_first: bool) -> list[int]:
-    """For each report in turn: how many earlier reports share one of its keys."""
+def _rarest_first(term: str) -> tuple[bool, int, int, str]:
+    """KEY_ORDER 2: as today's order, but only COMMON_TERMS last (not the category words)."""
+    band = checks._number_band(term) if term.isdigit() else checks.TERM_FREQUENCY.get(term, 0)
+    return (term in checks.COMMON_TERMS, band, -len(term), term)
+
+
+ORDERS: dict[str, Callable[[str], tuple[Any, ...]] | None] = {
+    "longest first (1)": _longest_first,
+    "rarest first (2)": _rarest_first,
+    f"today ({checks.KEY_ORDER})": None,
+}
+
+
+def candidates(reports: int, order: Callable[[str], tuple[Any, ...]] | None) -> list[int]:
+    """For each report in turn: how many earlier reports share one of its keys, under
+    ``order`` (None: today's)."""
     threshold = VerificationPolicy().duplicate_similarity
-    rarest_first = checks._term_order
-    checks._term_order = _longest_first if longest_first else rarest_first  # type: ignore[assignment]
+    today = checks._term_order
+    if order is not None:
+        checks._term_order = order  # type: ignore[assignment]
     try:
         rng = random.Random(7)
         holders: dict[str, set[int]] = defaultdict(set)
@@ -45,7 +63,7 @@ def candidates(reports: int, longest_first: bool) -> list[int]:
                 holders[key].add(n)
         return counts
     finally:
-        checks._term_order = rarest_first
+        checks._term_order = today
 
 
 def main() -> None:
@@ -55,13 +73,13 @@ def main() -> None:
     args = parser.parse_args()
     size = args.reports // args.segments
     print(f"candidates per look-up, mean over each {size} reports (max in brackets)")
-    print(f"{'reports':>15} {'longest first':>16} {'rarest first':>16}")
-    longest, rarest = candidates(args.reports, True), candidates(args.reports, False)
+    print(f"{'reports':>15}" + "".join(f"{name:>22}" for name in ORDERS))
+    counts = [candidates(args.reports, order) for order in ORDERS.values()]
     for start in range(0, size * args.segments, size):
-        a, b = longest[start : start + size], rarest[start : start + size]
+        cells = [c[start : start + size] for c in counts]
         print(
-            f"{start:>7}-{start + size:<7} {sum(a) / len(a):>9.0f} ({max(a):>5}) "
-            f"{sum(b) / len(b):>9.0f} ({max(b):>5})"
+            f"{start:>7}-{start + size:<7}"
+            + "".join(f"{sum(c) / len(c):>14.0f} ({max(c):>5})" for c in cells)
         )
 
 
