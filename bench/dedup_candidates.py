@@ -31,10 +31,12 @@ def _longest_first(term: str) -> tuple[bool, int, str]:
     return (term in checks.COMMON_TERMS, -len(term), term)
 
 
-def _rarest_first(term: str) -> tuple[bool, int, int, str]:
-    """KEY_ORDER 2: as today's order, but only COMMON_TERMS last (not the category words)."""
-    band = checks._number_band(term) if term.isdigit() else checks.TERM_FREQUENCY.get(term, 0)
-    return (term in checks.COMMON_TERMS, band, -len(term), term)
+_today = checks._term_order
+
+
+def _rarest_first(term: str) -> tuple[Any, ...]:
+    """KEY_ORDER 2: today's order, but only COMMON_TERMS last (not the category words)."""
+    return (term in checks.COMMON_TERMS, *_today(term)[1:])
 
 
 ORDERS: dict[str, Callable[[str], tuple[Any, ...]] | None] = {
@@ -48,7 +50,6 @@ def candidates(reports: int, order: Callable[[str], tuple[Any, ...]] | None) -> 
     """For each report in turn: how many earlier reports share one of its keys, under
     ``order`` (None: today's)."""
     threshold = VerificationPolicy().duplicate_similarity
-    today = checks._term_order
     if order is not None:
         checks._term_order = order  # type: ignore[assignment]
     try:
@@ -63,7 +64,7 @@ def candidates(reports: int, order: Callable[[str], tuple[Any, ...]] | None) -> 
                 holders[key].add(n)
         return counts
     finally:
-        checks._term_order = today
+        checks._term_order = _today
 
 
 def main() -> None:

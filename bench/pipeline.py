@@ -13,8 +13,8 @@ the Disposition's arrival on ``opd.<code>``, in this process (one clock).
 What it reports: throughput and p50/p95/p99 latency for both; CPU seconds per process
 and CPU ms per report (services, stand-in, raw relays, and the local broker and this
 process: their sum sets the most reports/s the machine can take); MongoDB commands per
-report, by service and command; and, every ``--checkpoint`` arrivals, the services' CPU per report
-over that stretch (flat, or growing with the stored cases?). CPU time, not wall time, is
+report, by service and command; and, every ``--checkpoint`` arrivals, the services' CPU
+per report over that stretch (flat, or growing with the stored cases?). CPU time, not wall time, is
 the figure that survives a busy machine.
 
 MongoDB: ``LAPOR_MONGO_URL`` if set; otherwise a ``lapor devdb`` stand-in process (whose
@@ -65,6 +65,7 @@ AGENCY = "pupr-palembang"
 #: Processes whose CPU is sampled beside the services' and is not theirs: the stand-in,
 #: the local broker and this benchmark's own process (publisher and sink).
 NOT_SERVICES = frozenset({"devdb", "broker", "bench"})
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 WARM_UP = "BENCH-WARMUP"  # 12 characters, as the reports' markers
 SERVICE_QUEUES = (
     "intake.reports",
@@ -330,7 +331,7 @@ async def lapor_pipeline(
                 per = {
                     name: (point.cpu[name] - last.cpu[name]) / stretch * 1000 for name in point.cpu
                 }
-                services = sum(v for k, v in per.items() if k not in NOT_SERVICES)
+                services = _services(per)
                 log(
                     f"{arrived}/{reports} arrived, {point.elapsed:.0f} s; CPU ms/report over the "
                     f"last {stretch}: services {services:.1f}, "
@@ -401,7 +402,9 @@ async def lapor_pipeline(
     return result
 
 
-_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+def _services(cpu: dict[str, float]) -> float:
+    """The services' share of per-process CPU figures."""
+    return sum(v for k, v in cpu.items() if k not in NOT_SERVICES)
 
 
 def _per_report(cpu: dict[str, float], reports: int) -> dict[str, float]:
@@ -418,8 +421,7 @@ def summarise(
 ) -> dict[str, Any]:
     """Everything the run measured, as one JSON-able document."""
     reports = lapor.run.reports
-    services_cpu = sum(v for k, v in cpu.items() if k not in NOT_SERVICES)
-    service_ms = services_cpu / reports * 1000
+    service_ms = _services(cpu) / reports * 1000
     raw_ms = raw_cpu["relays"] / raw.reports * 1000
     # Every process sampled (services, stand-in, broker, this one): 1000 ms x cores over
     # this is the most reports per second the machine could take at this cost.
@@ -434,10 +436,7 @@ def summarise(
         flatness.append(
             {
                 "arrivals": [before.arrived, after.arrived],
-                "services_cpu_ms_per_report": round(
-                    sum(v for k, v in delta.items() if k not in NOT_SERVICES) / stretch * 1000,
-                    2,
-                ),
+                "services_cpu_ms_per_report": round(_services(delta) / stretch * 1000, 2),
                 "cpu_ms_per_report": _per_report(delta, stretch),
             }
         )
