@@ -6,6 +6,7 @@ import contextlib
 import functools
 import itertools
 import logging
+import math
 import secrets
 import threading
 import time
@@ -411,12 +412,54 @@ class _StoreIndexes:
         self.dirty: set[Any] = set()
 
 
+@dataclass(frozen=True)
+class _Touched:
+    """What an operator update can change in a stored document: the top-level fields it
+    writes (``roots``), and at most how many levels deep what it writes can reach."""
+
+    roots: frozenset[str]
+    nesting: float
+
+    @classmethod
+    def by(cls, update: Any) -> _Touched | None:
+        """For an operator update; None for a replacement, a pipeline or anything odd (then
+        every field may have changed, and mongomock decides whether it is valid)."""
+        if not isinstance(update, Mapping) or not update:
+            return None
+        roots: set[str] = set()
+        nesting = 0.0
+        for operator, fields in update.items():
+            if not (isinstance(operator, str) and operator.startswith("$")):
+                return None
+            if not isinstance(fields, Mapping):
+                return None
+            for path, value in fields.items():
+                if not isinstance(path, str):
+                    return None
+                parts = path.split(".")
+                roots.add(parts[0])
+                if operator == "$rename":
+                    if not isinstance(value, str):
+                        return None
+                    roots.add(value.split(".", 1)[0])
+                    nesting = math.inf  # a moved value's own depth is not in the update
+                else:
+                    # the value sits below the path's levels; one more for an array it joins
+                    nesting = max(nesting, len(parts) + 1 + strict.depth(value))
+        return cls(frozenset(roots), nesting)
+
+    def nests_at_most(self, levels: int) -> bool:
+        """Whether the write keeps a document that nested at most ``levels`` within them."""
+        return self.nesting <= levels
+
+
 # collection store -> its indexes; weak, so a dropped collection's indexes go with it
 _IndexCache = weakref.WeakKeyDictionary[Any, _StoreIndexes]
 # mongomock's own (untyped) methods that _IndexedCollection builds on
 _collection_init: Callable[..., None] = _MongomockCollection.__init__
 _scan: Callable[[Any, Any], Iterable[Document]] = _MongomockCollection._iter_documents
 _mongomock_update: Callable[..., Any] = _MongomockCollection._update
+_mongomock_insert: Callable[..., Any] = _MongomockCollection._insert
 _mongomock_apply_update: Callable[..., Any] = _MongomockCollection._apply_update_document
 _get_value_by_dot: Callable[[Any, str], Any] = helpers.get_value_by_dot
 _process_pipeline: Callable[..., Any] = mongomock_aggregate.process_pipeline
@@ -461,6 +504,8 @@ class _IndexedCollection(_MongomockCollection):
         self._lapor_seen: list[tuple[Any, Document, Any]] | None = None
         # store keys _ensure_uniques refiled during the update in progress
         self._lapor_refiled: set[Any] = set()
+        # what the operator update in progress can change (_Touched); None: anything
+        self._lapor_touched: _Touched | None = None
         # while a sorted query with a limit runs: (sort, how many matches it needs)
         self._lapor_order: tuple[list[tuple[str, int]], int] | None = None
         # made for one command (_Engine._collection), and so is this
@@ -518,9 +563,14 @@ class _IndexedCollection(_MongomockCollection):
         if state is not None:
             state.dirty.update(key for key in keys if key is not _NOT_STORED)
 
-    def _refile(self, key: Any, document: Document | None) -> None:
+    def _refile(
+        self, key: Any, document: Document | None, roots: frozenset[str] | None = None
+    ) -> None:
+        """File ``document`` again where it may have changed: in every index, or (``roots``:
+        the top-level fields an operator update wrote) in those reading one of them."""
         for index in self._indexes():
-            index.file(key, document)
+            if index.reads_any(roots) or not index.has_filed(key):
+                index.file(key, document)
 
     # -- finding documents ------------------------------------------------------------------
 
@@ -691,6 +741,8 @@ class _IndexedCollection(_MongomockCollection):
         seen: list[tuple[Any, Document, Any]] = []
         outer, self._lapor_seen = self._lapor_seen, seen
         refiled_before, self._lapor_refiled = self._lapor_refiled, set()
+        update = args[1] if len(args) > 1 else kwargs.get("document")
+        touched_before, self._lapor_touched = self._lapor_touched, _Touched.by(update)
         try:
             result = _mongomock_update(self, *args, **kwargs)
         except BaseException:
@@ -698,6 +750,7 @@ class _IndexedCollection(_MongomockCollection):
             raise
         finally:
             self._lapor_seen = outer
+            self._lapor_touched = touched_before
             refiled, self._lapor_refiled = self._lapor_refiled, refiled_before
         # mongomock refiles (through _ensure_uniques) only what compares unequal after the
         # update, but 1 -> True or 1 -> 1.0 are changes to an index: refile the rest it met
@@ -730,10 +783,22 @@ class _IndexedCollection(_MongomockCollection):
 
     # -- unique indexes ---------------------------------------------------------------------
 
-    def _check_storable(self, new_data: Document) -> None:
+    def _insert(self, *args: Any, **kwargs: Any) -> Any:
+        # a new document (an upsert's too): every field of it is new to the indexes
+        touched_before, self._lapor_touched = self._lapor_touched, None
+        try:
+            return _mongomock_insert(self, *args, **kwargs)
+        finally:
+            self._lapor_touched = touched_before
+
+    def _check_storable(self, new_data: Document, touched: _Touched | None = None) -> None:
         """Refuse what MongoDB 7 would not store (mongomock then undoes the write)."""
         try:
-            strict.check_stored(new_data, inserted=self._lapor_seen is None)
+            strict.check_stored(
+                new_data,
+                inserted=self._lapor_seen is None,
+                nesting_checked=touched is not None and touched.nests_at_most(strict.MAX_DEPTH),
+            )
             for index in self._store.indexes.values():
                 if len(index["key"]) > 1:
                     strict.check_parallel_arrays(new_data, [key for key, _ in index["key"]])
@@ -743,16 +808,22 @@ class _IndexedCollection(_MongomockCollection):
     def _ensure_uniques(self, new_data: Document) -> None:
         """mongomock's check (``new_data`` is already stored): 11000 if a unique key repeats.
 
-        Also where the indexes learn of every document mongomock inserts or changes.
+        Also where the indexes learn of every document mongomock inserts or changes. After
+        an operator update (``_Touched``) only the indexes reading a field it wrote are
+        refiled: the document's entries in the others cannot have changed. The unique
+        keys are all checked, as mongomock does (a story in which a unique index came to
+        hold a repeat answers exactly as mongomock's own scans would).
         """
         new_key = self._key_of(new_data)
+        touched = self._lapor_touched
+        roots = None if touched is None else touched.roots
         try:
-            self._check_storable(new_data)
+            self._check_storable(new_data, touched)
         except RolledBack:
             self._mark_dirty([new_key])
             raise
         if new_key is not _NOT_STORED:
-            self._refile(new_key, new_data)
+            self._refile(new_key, new_data, roots)
             self._lapor_refiled.add(new_key)
         try:
             for index in list(self._store.indexes.values()):

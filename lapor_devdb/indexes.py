@@ -160,6 +160,16 @@ class Index:
     others: set[Any] = field(default_factory=set)  # cannot be filed: candidates of every plan
     multikey: set[Any] = field(default_factory=set)  # filed by array elements
 
+    def reads_any(self, roots: frozenset[str] | None) -> bool:
+        """Whether a write to the top-level fields ``roots`` (None: to any field) can change
+        this index's entries."""
+        return roots is None or any(path.split(".", 1)[0] in roots for path in self.fields)
+
+    def has_filed(self, key: Any) -> bool:
+        """Whether a document stored under ``key`` is filed here (one that is not must be
+        filed, whatever the write touched)."""
+        return key in self.keys_of
+
     def file(self, key: Any, document: Mapping[str, Any] | None) -> None:
         """File (or refile) the document stored under ``key``; None: it is gone."""
         found = None if document is None else index_keys(document, self.fields)

@@ -180,9 +180,15 @@ def depth(value: Any) -> int:
     return 1 + deepest
 
 
-def check_stored(document: Mapping[str, Any], inserted: bool) -> None:
-    """Refuse a document no MongoDB would store: too deep (15) or too large (2 / 17419)."""
-    if depth(document) > MAX_DEPTH:
+def check_stored(
+    document: Mapping[str, Any], inserted: bool, nesting_checked: bool = False
+) -> None:
+    """Refuse a document no MongoDB would store: too deep (15) or too large (2 / 17419).
+
+    ``nesting_checked``: the write is known to keep the document within
+    :data:`MAX_DEPTH` (an update that nests no deeper, of a document stored within it).
+    """
+    if not nesting_checked and depth(document) > MAX_DEPTH:
         raise _CommandError(
             15, f"cannot store a document that exceeds {MAX_DEPTH} levels of nesting"
         )

@@ -1491,6 +1491,60 @@ async def test_documents_nested_deeper_than_100_levels_are_refused(
     assert stored is not None and "more" not in stored  # the refused update left nothing
 
 
+async def test_an_update_is_refused_at_101_levels_however_it_nests(
+    coll: AsyncCollection[Doc],
+) -> None:
+    """The stand-in skips walking the whole document after an update that cannot nest that
+    deep; every way an update nests is still held to the limit, and 100 levels pass."""
+
+    def nested(levels: int) -> Doc:
+        value: Doc = {}
+        for _ in range(levels - 1):
+            value = {"n": value}
+        return value
+
+    await coll.insert_one({"_id": 1, "items": [{"k": 1}], "list": []})
+    long_path = ".".join(["p"] * 100)  # 100 levels of documents, and {} below them
+    writes: list[tuple[Doc, Doc, Doc]] = [
+        ({"_id": 1}, {"$set": {long_path: {}}}, {"$set": {long_path[2:]: {}}}),
+        ({"_id": 1}, {"$push": {"list": nested(99)}}, {"$push": {"list": nested(98)}}),
+        (
+            {"_id": 1, "items.k": 1},
+            {"$set": {"items.$.v": nested(98)}},
+            {"$set": {"items.$.v": nested(97)}},
+        ),
+        ({"_id": 1}, {"$max": {"top": nested(100)}}, {"$max": {"top": nested(99)}}),
+    ]
+    for where, too_deep, deep_enough in writes:
+        with pytest.raises(WriteError) as refused:
+            await coll.update_one(where, too_deep)
+        assert refused.value.code == 15, too_deep
+        assert (await coll.update_one(where, deep_enough)).modified_count == 1, deep_enough
+
+
+async def test_an_update_refiles_the_indexes_reading_what_it_wrote(
+    coll: AsyncCollection[Doc],
+) -> None:
+    """After an operator update only the indexes on a field it wrote are refiled: a renamed
+    field counts as written, and an upsert's new document is filed everywhere (even over
+    what a deleted document with its _id left in an index)."""
+    await coll.create_index("status", name="status")
+    await coll.create_index("channel", name="channel")
+    await coll.insert_one({"_id": 1, "status": "a", "channel": "tg", "old": "b"})
+    await coll.update_one({"_id": 1}, {"$set": {"status": "c"}})
+    assert [d["_id"] async for d in coll.find({"status": "c"})] == [1]
+    assert [d["_id"] async for d in coll.find({"status": "a"})] == []
+    assert [d["_id"] async for d in coll.find({"channel": "tg"})] == [1]
+    await coll.update_one({"_id": 1}, {"$unset": {"status": ""}, "$rename": {"old": "channel"}})
+    assert [d["_id"] async for d in coll.find({"channel": "b"})] == [1]
+    assert [d["_id"] async for d in coll.find({"channel": "tg"})] == []
+    assert [d["_id"] async for d in coll.find({"status": None})] == [1]
+    await coll.delete_one({"_id": 1})
+    await coll.update_one({"_id": 1, "channel": "web"}, {"$set": {"status": "a"}}, upsert=True)
+    assert [d["_id"] async for d in coll.find({"channel": "web"})] == [1]
+    assert [d["_id"] async for d in coll.find({"channel": "b"})] == []
+
+
 async def test_a_document_over_16_mib_after_an_update_is_refused_with_code_17419(
     coll: AsyncCollection[Doc],
 ) -> None:
