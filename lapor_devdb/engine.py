@@ -6,7 +6,6 @@ import contextlib
 import functools
 import itertools
 import logging
-import math
 import secrets
 import threading
 import time
@@ -415,10 +414,11 @@ class _StoreIndexes:
 @dataclass(frozen=True)
 class _Touched:
     """What an operator update can change in a stored document: the top-level fields it
-    writes (``roots``), and at most how many levels deep what it writes can reach."""
+    writes (``roots``), and whether all it writes sits within the nesting limit
+    (``shallow``), so that a document stored within the limit stays within it."""
 
     roots: frozenset[str]
-    nesting: float
+    shallow: bool
 
     @classmethod
     def by(cls, update: Any) -> _Touched | None:
@@ -427,7 +427,7 @@ class _Touched:
         if not isinstance(update, Mapping) or not update:
             return None
         roots: set[str] = set()
-        nesting = 0.0
+        shallow = True
         for operator, fields in update.items():
             if not (isinstance(operator, str) and operator.startswith("$")):
                 return None
@@ -442,15 +442,11 @@ class _Touched:
                     if not isinstance(value, str):
                         return None
                     roots.add(value.split(".", 1)[0])
-                    nesting = math.inf  # a moved value's own depth is not in the update
-                else:
+                    shallow = False  # a moved value's own depth is not in the update
+                elif shallow:
                     # the value sits below the path's levels; one more for an array it joins
-                    nesting = max(nesting, len(parts) + 1 + strict.depth(value))
-        return cls(frozenset(roots), nesting)
-
-    def nests_at_most(self, levels: int) -> bool:
-        """Whether the write keeps a document that nested at most ``levels`` within them."""
-        return self.nesting <= levels
+                    shallow = len(parts) + 1 + strict.depth(value) <= strict.MAX_DEPTH
+        return cls(frozenset(roots), shallow)
 
 
 # collection store -> its indexes; weak, so a dropped collection's indexes go with it
@@ -797,7 +793,7 @@ class _IndexedCollection(_MongomockCollection):
             strict.check_stored(
                 new_data,
                 inserted=self._lapor_seen is None,
-                nesting_checked=touched is not None and touched.nests_at_most(strict.MAX_DEPTH),
+                nesting_checked=touched is not None and touched.shallow,
             )
             for index in self._store.indexes.values():
                 if len(index["key"]) > 1:
